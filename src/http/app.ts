@@ -1,0 +1,53 @@
+// The Hono app shell: request ids, the single error mapping, 404/405. Route modules are
+// mounted by src/index.ts.
+import { Hono } from 'hono'
+import { HTTPException } from 'hono/http-exception'
+import { BrokerError, type ErrorCode, toWire } from './errors'
+import type { AppEnv, Ctx } from './types'
+
+const HTTP_CODES: Partial<Record<number, ErrorCode>> = {
+  400: 'invalid_request',
+  404: 'not_found',
+  405: 'method_not_allowed',
+  413: 'payload_too_large',
+  415: 'unsupported_media_type',
+}
+
+export function errorResponse(c: Ctx, e: unknown): Response {
+  const requestId = c.get('requestId') ?? crypto.randomUUID()
+  let err = e
+  if (e instanceof HTTPException) {
+    const code = HTTP_CODES[e.status]
+    err = code ? new BrokerError(code, 'The request could not be processed.') : e
+  }
+  const wire = toWire(err, requestId)
+  if (!(err instanceof BrokerError)) {
+    // Server-side only: the name and message of an unexpected error, never its stack on the wire.
+    console.error(JSON.stringify({ level: 'error', request_id: requestId, error: (e as Error)?.name, message: String((e as Error)?.message ?? e).slice(0, 300) }))
+  }
+  for (const [k, v] of Object.entries(wire.headers)) c.header(k, v)
+  c.header('Cache-Control', 'no-store')
+  return c.json(wire.body, wire.status)
+}
+
+export function createApp(): Hono<AppEnv> {
+  const app = new Hono<AppEnv>()
+  app.use(async (c, next) => {
+    const requestId = c.req.header('cf-ray') ?? crypto.randomUUID()
+    c.set('requestId', requestId)
+    await next()
+    c.header('X-Request-Id', requestId)
+    c.header('X-Content-Type-Options', 'nosniff')
+  })
+  app.onError((e, c) => errorResponse(c, e))
+  return app
+}
+
+/** After all routes: 405 for known paths with the wrong method, 404 for the rest. */
+export function finish(app: Hono<AppEnv>, knownPaths: readonly string[]): Hono<AppEnv> {
+  for (const path of knownPaths) {
+    app.all(path, (c) => errorResponse(c, new BrokerError('method_not_allowed', `${c.req.method} is not allowed on this route.`)))
+  }
+  app.notFound((c) => errorResponse(c, new BrokerError('not_found', 'There is no such route.')))
+  return app
+}

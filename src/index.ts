@@ -1,0 +1,17 @@
+// Composition only: the app shell, the route modules, the Durable Object classes.
+import { appRoutes } from './apps/routes'
+import { discoveryRoutes } from './discovery/routes'
+import { createApp, finish } from './http/app'
+import { healthRoutes } from './http/health'
+import { registrationRoutes } from './registration/routes'
+
+export { Registrar } from './registration/registrar'
+
+const app = createApp()
+app.route('/', healthRoutes)
+app.route('/', discoveryRoutes)
+app.route('/', registrationRoutes)
+app.route('/', appRoutes)
+finish(app, ['/healthz', '/v1/discovery', '/v1/registrations', '/apps/:id'])
+
+export default { fetch: app.fetch } satisfies ExportedHandler<Env>
