@@ -1,19 +1,18 @@
-// Test configuration of the broker, shared by vitest.config.ts (bindings) and the tests.
+// Test configuration of the broker (Node side: vitest.config.ts builds the bindings with it).
 import { createHash } from 'node:crypto'
 
 const sha = (s: string) => createHash('sha256').update(s).digest('hex')
 
-export const APP = { id: 'demo', secret: 'demo-secret-0123456789' }
-export const OTHER_APP = { id: 'other', secret: 'other-secret-0123456789' }
-export const RESTRICTED_APP = { id: 'restricted', secret: 'restricted-secret-0123456789' }
-export const STATE_SECRET = 'test-state-secret-that-is-long-enough-0123456789'
+import { APP, DEMO_RETURN, OTHER_APP, RESTRICTED_APP, STATE_SECRET } from './constants.ts'
+// Two keys: k2 encrypts, k1 still decrypts (rotation).
+export const TOKEN_KEYS = `k2:${Buffer.alloc(32, 2).toString('base64url')},k1:${Buffer.alloc(32, 1).toString('base64url')}`
 
 export function brokerApps(issuer: string) {
   return [
     {
       id: APP.id,
       secret_sha256: sha(APP.secret),
-      return_urls: ['https://app.example.test/done', 'http://127.0.0.1:9999/cb'],
+      return_urls: [DEMO_RETURN, 'http://127.0.0.1:9999/cb'],
       client_name: 'Demo App',
       client_uri: 'https://app.example.test',
       logo_uri: 'https://app.example.test/logo.png',
@@ -36,10 +35,11 @@ export function bindings(inject: { oidcIssuer: string; hostileUrl: string }) {
   return {
     BROKER_APPS: JSON.stringify(brokerApps(inject.oidcIssuer)),
     STATIC_REGISTRATIONS: JSON.stringify({
-      [`${inject.hostileUrl}/h/no-registration`]: { client_id: 'static-client', client_secret: 'static-secret' },
+      [`${inject.hostileUrl}/h/static-only`]: { client_id: 'static-client', client_secret: 'static-secret' },
     }),
     ALLOW_INSECURE_ISSUERS: 'true',
     STATE_SECRET,
     PROVIDER_TIMEOUT_MS: '1000',
+    TOKEN_ENCRYPTION_KEY: TOKEN_KEYS,
   }
 }

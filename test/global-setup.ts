@@ -1,17 +1,17 @@
 import type { TestProject } from 'vitest/node'
 import { startHostile } from './support/hostile.ts'
-import { spawnProvider, startLab } from './support/lab.ts'
+import { startLab } from './support/lab.ts'
 
 // Real servers on loopback, started once per test run: a shared oidc-provider, the lab that
 // spawns more of them on demand, and the hostile provider / fake homeserver.
 export default async function setup(project: TestProject) {
-  const shared = await spawnProvider()
   const lab = await startLab()
+  const shared = lab.providers[0]!
   const hostile = await startHostile(shared.issuer)
   project.provide('oidcIssuer', shared.issuer)
   project.provide('labUrl', lab.url)
   project.provide('hostileUrl', hostile.url)
   return async () => {
-    await Promise.all([shared.close(), lab.close(), hostile.close()])
+    await Promise.all([lab.close(), hostile.close()])
   }
 }

@@ -48,6 +48,10 @@ export const lab = {
   async fault(id: number, fault: Record<string, unknown>): Promise<void> {
     await fetch(`${inject('labUrl')}/providers/${id}/faults`, { method: 'POST', body: JSON.stringify(fault) })
   },
+  async client(id: number, clientId: string): Promise<Record<string, unknown> | undefined> {
+    const res = await fetch(`${inject('labUrl')}/providers/${id}/clients/${encodeURIComponent(clientId)}`)
+    return res.status === 200 ? res.json() : undefined
+  },
   async clearFaults(id: number): Promise<void> {
     await fetch(`${inject('labUrl')}/providers/${id}/faults`, { method: 'DELETE' })
   },

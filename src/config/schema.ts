@@ -68,7 +68,10 @@ export const VARIABLES = {
     .transform((u) => u.origin)
     .optional(),
   STATE_SECRET: z.string().min(32, 'must be at least 32 characters'),
-  TOKEN_ENCRYPTION_KEY: z.string().min(1).optional(),
+  TOKEN_ENCRYPTION_KEY: z
+    .string()
+    .regex(/^[\w-]{1,32}:[A-Za-z0-9_-]{43}(,[\w-]{1,32}:[A-Za-z0-9_-]{43})*$/, 'must be "kid:<base64url of 32 bytes>[,…]"')
+    .optional(),
   SOFTWARE_STATEMENT: z.string().regex(/^[\w-]+\.[\w-]+\.[\w-]*$/, 'must be a JWS').optional(),
   PROVIDER_TIMEOUT_MS: positiveInt(5_000, 60_000),
 } as const

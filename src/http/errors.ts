@@ -73,3 +73,23 @@ export function toWire(e: unknown, requestId: string): { status: ErrorStatus; bo
     headers: {},
   }
 }
+
+/**
+ * Errors do not keep their class across a Durable Object RPC, so objects answer with an
+ * Outcome and the caller rethrows it as the same BrokerError.
+ */
+export type Outcome<T> = { ok: true; value: T } | { ok: false; error: { code: ErrorCode; description: string; headers: Record<string, string> } }
+
+export async function settle<T>(work: () => Promise<T>): Promise<Outcome<T>> {
+  try {
+    return { ok: true, value: await work() }
+  } catch (e) {
+    if (e instanceof BrokerError) return { ok: false, error: { code: e.code, description: e.description, headers: { ...e.headers } } }
+    throw e
+  }
+}
+
+export function unwrap<T>(o: Outcome<T>): T {
+  if (o.ok) return o.value
+  throw new BrokerError(o.error.code, o.error.description, o.error.headers)
+}

@@ -8,7 +8,7 @@ import type { Runtime } from '../config/runtime'
 import type { ProviderMetadata } from '../discovery/metadata'
 import { oauthOptions } from '../discovery/discover'
 import { sha256Hex } from '../crypto/hash'
-import { BrokerError } from '../http/errors'
+import { BrokerError, type Outcome, settle } from '../http/errors'
 import { providerFailure } from '../net/provider-errors'
 import { kvKeys, registrarKeys } from '../storage/keys'
 import type { AuthMethod } from './client-metadata'
@@ -35,13 +35,13 @@ export class Registrar extends DurableObject<Env> {
   private readonly inflight = new Map<string, Promise<Registration>>()
 
   /** The stored registration, or a new one. Concurrent callers share one provider call. */
-  register(req: RegisterRequest): Promise<Registration> {
+  register(req: RegisterRequest): Promise<Outcome<Registration>> {
     let p = this.inflight.get(req.hash)
     if (!p) {
       p = this.registerOnce(req).finally(() => this.inflight.delete(req.hash))
       this.inflight.set(req.hash, p)
     }
-    return p
+    return settle(() => p)
   }
 
   /** The provider no longer accepts `clientId`: forget it (only if it is still the current one). */

@@ -6,7 +6,7 @@ import type { Runtime } from '../config/runtime'
 import type { App } from '../config/schema'
 import { canonicalJson, sha256Hex } from '../crypto/hash'
 import type { Discovered } from '../discovery/discover'
-import { BrokerError } from '../http/errors'
+import { BrokerError, unwrap } from '../http/errors'
 import { providerErrorCode } from '../net/provider-errors'
 import { kvKeys } from '../storage/keys'
 import { buildClientMetadata, chooseAuthMethod } from './client-metadata'
@@ -63,7 +63,7 @@ export async function getRegistration(rt: Runtime, app: App, d: Discovered, orig
     )
   }
   const registrar = rt.env.REGISTRAR.getByName(d.issuer)
-  const reg = await registrar.register({ issuer: d.issuer, provider: d.metadata, clientMetadata: t.clientMetadata, hash: t.hash })
+  const reg = unwrap(await registrar.register({ issuer: d.issuer, provider: d.metadata, clientMetadata: t.clientMetadata, hash: t.hash }))
   remember(t.key, reg)
   return reg
 }

@@ -138,6 +138,7 @@ export async function startHostile(realIssuer: string): Promise<Hostile> {
       case 'no-token-endpoint':
         return json(res, doc(s, { token_endpoint: undefined }))
       case 'no-registration':
+      case 'static-only':
         return json(res, doc(s, { registration_endpoint: undefined }))
       case 'reg-error':
       case 'reg-html':

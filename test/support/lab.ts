@@ -62,9 +62,10 @@ async function readBody(req: IncomingMessage): Promise<string> {
   return s
 }
 
-/** POST /providers → {id, issuer}; GET /providers/:id/counts; POST /providers/:id/faults; DELETE /providers/:id/faults. */
+/** POST /providers → {id, issuer}; GET /providers/:id/counts; GET /providers/:id/clients/:client_id; POST|DELETE /providers/:id/faults. */
+/** Provider 0 is the shared one every test may use; tests that count spawn their own. */
 export async function startLab(): Promise<{ url: string; server: Server; providers: LabProvider[]; close(): Promise<void> }> {
-  const providers: LabProvider[] = []
+  const providers: LabProvider[] = [await spawnProvider()]
   const server = createServer(async (req, res) => {
     const send = (status: number, body: unknown) => {
       res.statusCode = status
@@ -78,6 +79,12 @@ export async function startLab(): Promise<{ url: string; server: Server; provide
         const p = await spawnProvider(body ? (JSON.parse(body) as SpawnOptions) : {})
         providers.push(p)
         return send(201, { id: providers.length - 1, issuer: p.issuer })
+      }
+      const c = /^\/providers\/(\d+)\/clients\/([^/]+)$/.exec(path)
+      const pc = c ? providers[Number(c[1])] : undefined
+      if (c && pc && req.method === 'GET') {
+        const client = await pc.provider.Client.find(decodeURIComponent(c[2] ?? ''))
+        return client ? send(200, client.metadata()) : send(404, { error: 'not_found' })
       }
       const m = /^\/providers\/(\d+)\/(counts|faults)$/.exec(path)
       const p = m ? providers[Number(m[1])] : undefined
