@@ -1,5 +1,7 @@
 import { env } from 'cloudflare:workers'
 import { afterEach, describe, expect, it, vi } from 'vitest'
+import { sha256Hex } from '../../src/crypto/hash'
+import { kvKeys } from '../../src/storage/keys'
 import { call, expectError, homeserver, hostile, issuer, lab } from '../helpers'
 
 const discover = (q: Record<string, string>) => call(`/v1/discovery?${new URLSearchParams(q)}`)
@@ -51,6 +53,29 @@ describe('GET /v1/discovery by issuer', () => {
     // max-age=120 from the provider
     expect(entry!.freshUntil - Date.now()).toBeGreaterThan(100_000)
     expect(entry!.freshUntil - Date.now()).toBeLessThanOrEqual(120_000)
+  })
+
+  it('serves a stale entry at once and refreshes it in the background', async () => {
+    const p = await lab.spawn()
+    const fresh = await (await discover({ issuer: hostile('ok') })).json<{ metadata: Record<string, unknown> }>()
+    const key = kvKeys.issuerMetadata(await sha256Hex(p.issuer))
+    const now = Date.now()
+    const stale = { value: { issuer: p.issuer, source: 'openid-configuration', metadata: { ...fresh.metadata, issuer: p.issuer, x_marker: 'stale' } }, freshUntil: now - 1000, staleUntil: now + 60_000 }
+    await env.CACHE.put(key, JSON.stringify(stale))
+    const first = await (await discover({ issuer: p.issuer })).json<{ metadata: Record<string, unknown> }>()
+    expect(first.metadata.x_marker).toBe('stale')
+    let count = 0
+    for (let i = 0; i < 50 && count === 0; i++) {
+      count = (await lab.counts(p.id))['GET /.well-known/openid-configuration'] ?? 0
+      if (!count) await new Promise((r) => setTimeout(r, 20))
+    }
+    expect(count).toBe(1)
+    let again: Record<string, unknown> = first.metadata
+    for (let i = 0; i < 50 && again.x_marker; i++) {
+      again = (await (await discover({ issuer: p.issuer })).json<{ metadata: Record<string, unknown> }>()).metadata
+      if (again.x_marker) await new Promise((r) => setTimeout(r, 20))
+    }
+    expect(again.x_marker).toBeUndefined()
   })
 
   it('falls back to RFC 8414 metadata', async () => {
