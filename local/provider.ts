@@ -40,7 +40,8 @@ export async function startLocalProvider(opts: LocalProviderOptions = {}): Promi
     clients: opts.clients ?? [],
     jwks: { keys: [jwk] },
     cookies: { keys: ['local-provider-cookie-key-not-secret'] },
-    scopes: ['openid', 'offline_access', 'profile', 'email'],
+    // The Matrix client-API scope is listed so that discovery shows the stable MSC2967 form.
+    scopes: ['openid', 'offline_access', 'profile', 'email', 'urn:matrix:client:api:*'],
     claims: { openid: ['sub'], profile: ['name'], email: ['email'] },
     findAccount: (_ctx, sub) =>
       sub === TEST_USER.sub ? { accountId: sub, claims: () => ({ ...TEST_USER }) } : undefined,

@@ -3,15 +3,18 @@ import { appRoutes } from './apps/routes'
 import { discoveryRoutes } from './discovery/routes'
 import { createApp, finish } from './http/app'
 import { healthRoutes } from './http/health'
+import { loginRoutes } from './login/routes'
 import { registrationRoutes } from './registration/routes'
 
 export { Registrar } from './registration/registrar'
+export { Session } from './session/session'
 
 const app = createApp()
 app.route('/', healthRoutes)
 app.route('/', discoveryRoutes)
 app.route('/', registrationRoutes)
+app.route('/', loginRoutes)
 app.route('/', appRoutes)
-finish(app, ['/healthz', '/v1/discovery', '/v1/registrations', '/apps/:id'])
+finish(app, ['/healthz', '/v1/discovery', '/v1/registrations', '/v1/login', '/v1/callback', '/v1/sessions', '/apps/:id'])
 
 export default { fetch: app.fetch } satisfies ExportedHandler<Env>

@@ -7,7 +7,7 @@ import { startLab } from './support/lab.ts'
 export default async function setup(project: TestProject) {
   const lab = await startLab()
   const shared = lab.providers[0]!
-  const hostile = await startHostile(shared.issuer)
+  const hostile = await startHostile(shared)
   project.provide('oidcIssuer', shared.issuer)
   project.provide('labUrl', lab.url)
   project.provide('hostileUrl', hostile.url)

@@ -23,6 +23,12 @@ export async function logHash(secret: string): Promise<string> {
   return (await sha256Hex(secret)).slice(0, 12)
 }
 
+export function fromHex(hex: string): Uint8Array {
+  const out = new Uint8Array(hex.length >> 1)
+  for (let i = 0; i < out.length; i++) out[i] = parseInt(hex.slice(i * 2, i * 2 + 2), 16)
+  return out
+}
+
 /** URL-safe random string with `bytes` of entropy (default 256 bits). */
 export function randomToken(bytes = 32): string {
   return base64url.encode(crypto.getRandomValues(new Uint8Array(bytes)))

@@ -2,16 +2,10 @@
 // in BROKER_APPS in constant time. Unknown id and wrong secret take the same path.
 import type { Config } from '../config/config'
 import type { App } from '../config/schema'
-import { digestsEqual, sha256 } from '../crypto/hash'
+import { digestsEqual, fromHex, sha256 } from '../crypto/hash'
 import { BrokerError } from './errors'
 
 const NO_APP = new Uint8Array(32)
-
-function fromHex(hex: string): Uint8Array {
-  const out = new Uint8Array(hex.length / 2)
-  for (let i = 0; i < out.length; i++) out[i] = parseInt(hex.slice(i * 2, i * 2 + 2), 16)
-  return out
-}
 
 const invalidApp = () =>
   new BrokerError('invalid_app', 'App authentication failed: send Authorization: Basic with the app id and secret.', {

@@ -9,6 +9,7 @@ export const ERROR_STATUS = {
   invalid_state: 400,
   invalid_callback: 400,
   invalid_device_id: 400,
+  access_denied: 400,
   invalid_app: 401,
   invalid_session: 401,
   reauth_required: 401,
@@ -21,9 +22,12 @@ export const ERROR_STATUS = {
   misconfigured: 500,
   server_error: 500,
   discovery_failed: 502,
+  authorization_failed: 502,
+  missing_device_id: 502,
   registration_not_supported: 502,
   registration_failed: 502,
   provider_unavailable: 503,
+  temporarily_unavailable: 503,
   provider_timeout: 504,
 } as const
 

@@ -4,6 +4,7 @@
 // metadata, so only the one thing under test is wrong.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import type { LabProvider } from './lab.ts'
 
 export interface Hostile {
   url: string
@@ -11,7 +12,8 @@ export interface Hostile {
   close(): Promise<void>
 }
 
-export async function startHostile(realIssuer: string): Promise<Hostile> {
+export async function startHostile(shared: LabProvider): Promise<Hostile> {
+  const realIssuer = shared.issuer
   const real = (await (await fetch(`${realIssuer}/.well-known/openid-configuration`)).json()) as Record<string, unknown>
   const timers = new Set<NodeJS.Timeout>()
   const server = createServer((req, res) => handle(req, res).catch(() => { res.statusCode = 500; res.end() }))
@@ -29,6 +31,19 @@ export async function startHostile(realIssuer: string): Promise<Hostile> {
   }
   const unrecognized = (res: ServerResponse) => json(res, { errcode: 'M_UNRECOGNIZED', error: 'Unrecognized request' }, 404)
 
+  // A homeserver's whoami, answered from the shared provider's own token store.
+  async function whoami(req: IncomingMessage, res: ServerResponse, mode: string) {
+    const token = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1] ?? ''
+    const at = token ? await shared.provider.AccessToken.find(token) : undefined
+    if (!at || at.isExpired) return json(res, { errcode: 'M_UNKNOWN_TOKEN', error: 'Invalid access token' }, 401)
+    if (mode === 'whoami-500') return json(res, { errcode: 'M_UNKNOWN' }, 500)
+    const device = /urn:matrix:(?:org\.matrix\.msc2967\.)?client:device:(\S+)/.exec(at.scope ?? '')?.[1]
+    const body: Record<string, unknown> = { user_id: `@${at.accountId}:hs.test` }
+    if (mode === 'other-device') body.device_id = 'SOMEOTHERDEVICE'
+    else if (mode !== 'no-device' && device) body.device_id = device
+    return json(res, body)
+  }
+
   async function handle(req: IncomingMessage, res: ServerResponse) {
     const path = new URL(req.url ?? '/', base).pathname
     if (path === '/.well-known/matrix/client') return json(res, { 'm.homeserver': { base_url: `${base}/hs/v1` } })
@@ -36,8 +51,13 @@ export async function startHostile(realIssuer: string): Promise<Hostile> {
     const hs = /^\/hs\/([\w-]+)(\/.*)$/.exec(path)
     if (hs) {
       const [, mode, rest] = hs
+      if (rest === '/_matrix/client/v3/account/whoami') return whoami(req, res, mode ?? '')
       if (rest === '/_matrix/client/v1/auth_metadata') {
-        if (mode === 'v1') return json(res, real)
+        if (mode === 'v1' || mode === 'no-device' || mode === 'other-device' || mode === 'whoami-500') return json(res, real)
+        if (mode === 'unstable-scopes') {
+          const scopes = (real.scopes_supported as string[]).filter((s) => !s.startsWith('urn:matrix:'))
+          return json(res, { ...real, scopes_supported: scopes })
+        }
         if (mode === 'broken') return json(res, { errcode: 'M_UNKNOWN' }, 500)
         if (mode === 'insecure-issuer') return json(res, { ...real, issuer: 'https://10.0.0.1' })
         return unrecognized(res)

@@ -86,6 +86,16 @@ export async function startLab(): Promise<{ url: string; server: Server; provide
         const client = await pc.provider.Client.find(decodeURIComponent(c[2] ?? ''))
         return client ? send(200, client.metadata()) : send(404, { error: 'not_found' })
       }
+      const t = /^\/providers\/(\d+)\/introspect$/.exec(path)
+      const pt = t ? providers[Number(t[1])] : undefined
+      if (t && pt && req.method === 'POST') {
+        // What the provider itself thinks of a token (no client auth needed: this is the lab).
+        const token = await readBody(req)
+        const at = await pt.provider.AccessToken.find(token)
+        const rt = at ? undefined : await pt.provider.RefreshToken.find(token)
+        const found = at ?? rt
+        return send(200, { active: !!found && !found.isExpired && !(rt && rt.consumed), kind: at ? 'access_token' : rt ? 'refresh_token' : null, scope: found?.scope ?? null })
+      }
       const m = /^\/providers\/(\d+)\/(counts|faults)$/.exec(path)
       const p = m ? providers[Number(m[1])] : undefined
       if (!m || !p) return send(404, { error: 'not_found' })
