@@ -10,6 +10,7 @@ import { BrokerError } from '../http/errors'
 import { guardedFetch } from '../net/egress'
 
 const ASYMMETRIC = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519']
+const CLOCK_SKEW_SECONDS = 60
 const sets = new Map<string, ReturnType<typeof createRemoteJWKSet>>()
 
 function jwksFor(rt: Runtime, uri: string) {
@@ -39,8 +40,15 @@ export function idTokenAlgorithms(md: ProviderMetadata): string[] {
 
 export async function verifyIdTokenSignature(rt: Runtime, md: ProviderMetadata, idToken: string, clientId: string): Promise<void> {
   if (!md.jwks_uri) throw new BrokerError('authorization_failed', 'The provider sent an ID token but publishes no keys (jwks_uri).')
+  let iat: number | undefined
   try {
-    await jwtVerify(idToken, jwksFor(rt, md.jwks_uri), { algorithms: idTokenAlgorithms(md), issuer: md.issuer, audience: clientId })
+    const { payload } = await jwtVerify(idToken, jwksFor(rt, md.jwks_uri), {
+      algorithms: idTokenAlgorithms(md),
+      issuer: md.issuer,
+      audience: clientId,
+      clockTolerance: CLOCK_SKEW_SECONDS,
+    })
+    iat = payload.iat
   } catch (e) {
     const name = (e as { code?: string }).code ?? ''
     const why =
@@ -51,5 +59,9 @@ export async function verifyIdTokenSignature(rt: Runtime, md: ProviderMetadata, 
       : name.startsWith('ERR_JWKS') ? 'the provider keys could not be used'
       : 'its signature or claims are invalid'
     throw new BrokerError(name === 'ERR_JWKS_TIMEOUT' ? 'temporarily_unavailable' : 'authorization_failed', `The ID token was refused: ${why}.`)
+  }
+  // Neither library refuses a token issued in the future; OIDC Core §3.1.3.7 (10) lets us.
+  if (iat === undefined || iat > Date.now() / 1000 + CLOCK_SKEW_SECONDS) {
+    throw new BrokerError('authorization_failed', 'The ID token was refused: it was issued in the future.')
   }
 }

@@ -5,6 +5,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { LabProvider } from './lab.ts'
+import { createMintOp } from './mint-op.ts'
 
 export interface Hostile {
   url: string
@@ -19,6 +20,7 @@ export async function startHostile(shared: LabProvider): Promise<Hostile> {
   const server = createServer((req, res) => handle(req, res).catch(() => { res.statusCode = 500; res.end() }))
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  const mint = await createMintOp(base)
 
   const json = (res: ServerResponse, body: unknown, status = 200, headers: Record<string, string> = {}) => {
     res.writeHead(status, { 'content-type': 'application/json', ...headers })
@@ -46,6 +48,7 @@ export async function startHostile(shared: LabProvider): Promise<Hostile> {
 
   async function handle(req: IncomingMessage, res: ServerResponse) {
     const path = new URL(req.url ?? '/', base).pathname
+    if (await mint(req, res, path)) return
     if (path === '/.well-known/matrix/client') return json(res, { 'm.homeserver': { base_url: `${base}/hs/v1` } })
 
     const hs = /^\/hs\/([\w-]+)(\/.*)$/.exec(path)
