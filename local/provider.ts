@@ -5,6 +5,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net'
 import { exportJWK, generateKeyPair } from 'jose'
 import Provider, { type Configuration, type KoaContextWithOIDC } from 'oidc-provider'
+import instance from 'oidc-provider/lib/helpers/weak_cache.js'
 
 export interface LocalProviderOptions {
   port?: number
@@ -36,6 +37,7 @@ export async function startLocalProvider(opts: LocalProviderOptions = {}): Promi
   const { privateKey } = await generateKeyPair('RS256', { extractable: true })
   const jwk = { ...(await exportJWK(privateKey)), kid: 'local-1', alg: 'RS256', use: 'sig' }
 
+  const DEVICE_SCOPE = /^urn:matrix:(org\.matrix\.msc2967\.)?client:device:[A-Za-z0-9._~-]+$/
   const provider = new Provider(issuer, {
     clients: opts.clients ?? [],
     jwks: { keys: [jwk] },
@@ -79,11 +81,18 @@ export async function startLocalProvider(opts: LocalProviderOptions = {}): Promi
     },
   })
   provider.proxy = false
+  // oidc-provider knows only static scopes; Matrix device scopes (MSC2967) are dynamic. Device
+  // scopes seen in an authorization request are added to its live scope set first.
+  const scopes = instance(provider).configuration.scopes
 
   const handler = provider.callback()
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
     const path = new URL(req.url ?? '/', issuer).pathname
     if (opts.intercept?.(req, res, path)) return
+    if (path === '/auth') {
+      const requested = new URL(req.url ?? '/', issuer).searchParams.get('scope') ?? ''
+      for (const sc of requested.split(' ')) if (DEVICE_SCOPE.test(sc)) scopes.add(sc)
+    }
     if (path.startsWith('/interaction/')) return void interact(provider, req, res)
     handler(req, res)
   })
