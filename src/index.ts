@@ -5,6 +5,7 @@ import { createApp, finish } from './http/app'
 import { healthRoutes } from './http/health'
 import { loginRoutes } from './login/routes'
 import { registrationRoutes } from './registration/routes'
+import { sessionRoutes } from './session/routes'
 
 export { Registrar } from './registration/registrar'
 export { Session } from './session/session'
@@ -14,7 +15,8 @@ app.route('/', healthRoutes)
 app.route('/', discoveryRoutes)
 app.route('/', registrationRoutes)
 app.route('/', loginRoutes)
+app.route('/', sessionRoutes)
 app.route('/', appRoutes)
-finish(app, ['/healthz', '/v1/discovery', '/v1/registrations', '/v1/login', '/v1/callback', '/v1/sessions', '/apps/:id'])
+finish(app, ['/healthz', '/v1/discovery', '/v1/registrations', '/v1/login', '/v1/callback', '/v1/sessions', '/v1/sessions/import', '/v1/session', '/v1/session/token', '/v1/session/refresh', '/v1/session/logout', '/v1/session/account', '/v1/session/scope', '/v1/session/events', '/apps/:id'])
 
 export default { fetch: app.fetch } satisfies ExportedHandler<Env>

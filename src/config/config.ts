@@ -15,6 +15,9 @@ export interface Config {
   readonly tokenEncryptionKey: string | undefined
   readonly softwareStatement: string | undefined
   readonly providerTimeoutMs: number
+  /** Proactive refresh: how long before expiry, and only for sessions used within the idle window. */
+  readonly refreshAheadSeconds: number
+  readonly refreshIdleSeconds: number
 }
 
 const cache = new WeakMap<object, Config | BrokerError>()
@@ -56,5 +59,7 @@ function parse(env: Record<string, unknown>): Config {
     tokenEncryptionKey: p.TOKEN_ENCRYPTION_KEY,
     softwareStatement: p.SOFTWARE_STATEMENT,
     providerTimeoutMs: p.PROVIDER_TIMEOUT_MS,
+    refreshAheadSeconds: p.REFRESH_AHEAD_SECONDS,
+    refreshIdleSeconds: p.REFRESH_IDLE_SECONDS,
   })
 }

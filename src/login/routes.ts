@@ -15,7 +15,7 @@ import { type AppEnv, type Ctx, originOf, runtimeOf } from '../http/types'
 import { limitBody, parseWith, readJson } from '../http/validate'
 import { providerErrorCode } from '../net/provider-errors'
 import { getRegistration } from '../registration/service'
-import { sessionStub } from '../session/handles'
+import { sessionStub, stubForId } from '../session/handles'
 import { validateCallback } from '../session/provider-calls'
 import { LoginFields, LoginOptions, newBrowserBinding, startLogin } from './authorize'
 import { openState, type PendingLogin, STATE_TTL_SECONDS } from './state'
@@ -117,8 +117,8 @@ export const loginRoutes = new Hono<AppEnv>()
       return errorPage(c, 400, 'Invalid callback', 'The provider sent this browser back with neither a code nor an error.', 'invalid_callback')
     }
     try {
-      const code = await completeLogin(c, rt, app, login, q.state)
-      return backToApp(c, login.return_to, { code, state: login.app_state })
+      const done = await completeLogin(c, rt, app, login, q.state)
+      return backToApp(c, login.return_to, { ...done, state: login.app_state })
     } catch (e) {
       if (isBrokerError(e) && e.code === 'invalid_state') return bad()
       return backToApp(c, login.return_to, { ...errorParams(e, c.get('requestId')), state: login.app_state })
@@ -134,7 +134,8 @@ export const loginRoutes = new Hono<AppEnv>()
     return c.json(created, 201)
   })
 
-async function completeLogin(c: Ctx, rt: Runtime, app: App, login: PendingLogin, state: string): Promise<string> {
+/** → `{code}` for a new session, or `{scope}` when an existing session's scope was upgraded. */
+async function completeLogin(c: Ctx, rt: Runtime, app: App, login: PendingLogin, state: string): Promise<{ code: string } | { scope: string }> {
   const d = await discoverTarget(rt, login.homeserver !== undefined ? { homeserver: login.homeserver } : { issuer: login.issuer })
   if (d.issuer !== login.issuer) throw new BrokerError('authorization_failed', 'The homeserver now names another issuer. Start the login again.')
   const query = new URL(c.req.url).search.slice(1)
@@ -149,8 +150,7 @@ async function completeLogin(c: Ctx, rt: Runtime, app: App, login: PendingLogin,
   }
   const reg = await getRegistration(rt, app, d, new URL(login.redirect_uri).origin)
   if (reg.client_id !== login.client_id) throw new BrokerError('authorization_failed', 'The broker’s registration at the provider changed during the login. Start the login again.')
-  const stub = rt.env.SESSION.get(rt.env.SESSION.idFromName(login.txn))
-  const out = await stub.complete({
+  const input = {
     login,
     state,
     query,
@@ -161,6 +161,11 @@ async function completeLogin(c: Ctx, rt: Runtime, app: App, login: PendingLogin,
       ...(reg.client_secret !== undefined ? { client_secret: reg.client_secret } : {}),
     },
     ...(d.homeserver ? { homeserver: d.homeserver } : {}),
-  })
-  return unwrap(out).code
+  }
+  if (login.session_id !== undefined) {
+    const stub = stubForId(rt.env, login.session_id, 'invalid_state', 'This session no longer exists.')
+    return unwrap(await stub.completeScope(input))
+  }
+  const stub = rt.env.SESSION.get(rt.env.SESSION.idFromName(login.txn))
+  return unwrap(await stub.complete(input))
 }

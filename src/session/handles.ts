@@ -4,14 +4,18 @@ import { BrokerError, type ErrorCode } from '../http/errors'
 
 const FORM = /^([0-9a-f]{64})\.([A-Za-z0-9_-]{43})$/
 
+/** The Session object of a session id, or `code` if it is not an id this namespace minted. */
+export function stubForId(env: Env, sessionId: string, code: ErrorCode, description: string) {
+  try {
+    if (/^[0-9a-f]{64}$/.test(sessionId)) return env.SESSION.get(env.SESSION.idFromString(sessionId))
+  } catch {
+    // not an id this namespace minted
+  }
+  throw new BrokerError(code, description)
+}
+
 export function sessionStub(env: Env, token: string, code: ErrorCode, description: string) {
   const m = FORM.exec(token)
-  let id: DurableObjectId | undefined
-  try {
-    id = m?.[1] ? env.SESSION.idFromString(m[1]) : undefined
-  } catch {
-    id = undefined // not an id this namespace minted
-  }
-  if (!id || !m?.[2]) throw new BrokerError(code, description)
-  return { stub: env.SESSION.get(id), secret: m[2] }
+  if (!m?.[1] || !m[2]) throw new BrokerError(code, description)
+  return { stub: stubForId(env, m[1], code, description), secret: m[2] }
 }

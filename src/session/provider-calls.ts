@@ -4,7 +4,7 @@ import type { Runtime } from '../config/runtime'
 import { oauthOptions } from '../discovery/discover'
 import type { ProviderMetadata } from '../discovery/metadata'
 import { BrokerError } from '../http/errors'
-import { providerFailure } from '../net/provider-errors'
+import { providerErrorCode, providerFailure } from '../net/provider-errors'
 import type { AuthMethod } from '../registration/client-metadata'
 import { clientOf } from '../registration/service'
 import { verifyIdTokenSignature } from './id-token'
@@ -79,6 +79,35 @@ export async function exchangeCode(rt: Runtime, x: CodeExchange): Promise<TokenS
   }
   if (result.id_token) await verifyIdTokenSignature(rt, x.metadata, result.id_token, x.client.client_id)
   return toTokenSet(result, oauth.getValidatedIdTokenClaims(result))
+}
+
+export type RefreshFailure = 'rejected' | 'unavailable'
+
+/** Why a refresh failed: the grant is dead (log in again) or the provider is (try later). */
+export function classifyRefreshFailure(e: unknown): RefreshFailure {
+  const code = providerErrorCode(e)
+  return code === 'invalid_grant' || code === 'invalid_client' || code === 'unauthorized_client' ? 'rejected' : 'unavailable'
+}
+
+/** A refresh grant. The ID token in the answer, if any, is checked by the caller after saving. */
+export async function refreshGrant(rt: Runtime, md: ProviderMetadata, creds: ClientCreds, refreshToken: string): Promise<TokenSet> {
+  const as = asOf(md)
+  const { client, auth } = clientOf({ ...creds, issuer: md.issuer, source: 'cached' })
+  const res = await oauth.refreshTokenGrantRequest(as, client, auth, refreshToken, oauthOptions(rt))
+  return toTokenSet(await oauth.processRefreshTokenResponse(as, client, res))
+}
+
+/** userinfo with an access token; the subject, or an error if the provider refuses the token. */
+export async function userinfo(rt: Runtime, md: ProviderMetadata, clientId: string, accessToken: string): Promise<{ sub: string }> {
+  const as = asOf(md)
+  const client = { client_id: clientId }
+  try {
+    const res = await oauth.userInfoRequest(as, client, accessToken, oauthOptions(rt))
+    const info = await oauth.processUserInfoResponse(as, client, oauth.skipSubjectCheck, res)
+    return { sub: info.sub }
+  } catch (e) {
+    throw providerFailure(e, 'invalid_grant', 'Checking the access token at userinfo', 'provider_timeout')
+  }
 }
 
 /** RFC 7009. True when the provider confirmed; false when it has no revocation endpoint. */

@@ -30,9 +30,13 @@ export interface SessionRecord {
   code?: { sha256: string; app: string; expires_at: number; used: boolean }
   /** When the object deletes itself (unredeemed code, failed login, tombstone). */
   cleanup_at?: number
+  /** Logins (txn) that upgraded this session's scope, so a scope callback completes once. */
+  completed_txns?: string[]
   created_at: number
   refreshed_at?: number
   refresh_count: number
+  /** Seconds since the epoch; written at most once a minute (proactive refresh needs it). */
+  last_used_at?: number
 }
 
 /** Storage keys of the Session object (its synchronous KV API on SQLite). */
