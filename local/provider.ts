@@ -61,6 +61,11 @@ export async function startLocalProvider(opts: LocalProviderOptions = {}): Promi
       deviceFlow: { enabled: true },
     },
     interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
+    // MSC4191: an account management page and the actions it takes.
+    discovery: {
+      account_management_uri: `${issuer}/account`,
+      account_management_actions_supported: ['org.matrix.profile', 'org.matrix.sessions_list', 'org.matrix.session_view', 'org.matrix.session_end'],
+    },
     // Consent is given automatically for whatever the client asked.
     loadExistingGrant: async (ctx: KoaContextWithOIDC) => {
       const { oidc } = ctx

@@ -80,3 +80,22 @@ export async function browserLogin(params: Record<string, string>, browser = new
 export async function redeem(code: string, app = APP) {
   return postJson('/v1/sessions', { code }, { authorization: basic(app) })
 }
+
+export interface NewSession {
+  session: string
+  session_id: string
+  access_token: string
+  expires_at: number | null
+  scope: string
+  user: Record<string, string>
+}
+
+/** A whole login (browser + POST /v1/sessions): a session handle and its first token. */
+export async function newSession(params: Record<string, string>): Promise<NewSession> {
+  const back = await browserLogin(params)
+  const code = back.searchParams.get('code')
+  if (!code) throw new Error(`login failed: ${back.href}`)
+  const res = await redeem(code)
+  if (res.status !== 201) throw new Error(`redeem failed: ${res.status} ${await res.text()}`)
+  return res.json()
+}

@@ -56,3 +56,15 @@ export const lab = {
     await fetch(`${inject('labUrl')}/providers/${id}/faults`, { method: 'DELETE' })
   },
 }
+
+export const bearer = (handle: string) => ({ authorization: `Bearer ${handle}` })
+
+export async function sha256hex(s: string): Promise<string> {
+  const d = new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(s)))
+  return [...d].map((b) => b.toString(16).padStart(2, '0')).join('')
+}
+
+/** What the provider itself thinks of a token (the lab reads its token store). */
+export async function introspect(providerId: number, token: string): Promise<{ active: boolean; kind: string | null; scope: string | null }> {
+  return (await fetch(`${inject('labUrl')}/providers/${providerId}/introspect`, { method: 'POST', body: token })).json()
+}

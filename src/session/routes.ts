@@ -28,7 +28,7 @@ function handleOf(c: Ctx, allowSubprotocol = false): { handle: string; subprotoc
 
 function stubOf(c: Ctx, allowSubprotocol = false) {
   const { handle, subprotocol } = handleOf(c, allowSubprotocol)
-  return { ...sessionStub(c.env, handle, 'invalid_session', INVALID), subprotocol }
+  return { ...sessionStub(c.env, handle, 'invalid_session', INVALID, bearerChallenge), subprotocol }
 }
 
 const hex64 = z.string().regex(/^[0-9a-f]{64}$/, 'hex SHA-256')

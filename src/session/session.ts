@@ -660,7 +660,9 @@ export class Session extends DurableObject<Env> {
   private refreshAt(r: SessionRecord): number | undefined {
     const { refreshAheadSeconds, refreshIdleSeconds } = this.rt().config
     if (r.state !== 'active' || !r.handle_sha256 || !r.tokens?.refresh_token || r.tokens.expires_at === undefined) return undefined
-    const at = r.tokens.expires_at - refreshAheadSeconds
+    // Never before half the token's life: a lifetime shorter than the margin must not loop.
+    const issued = r.refreshed_at ?? r.created_at
+    const at = Math.max(r.tokens.expires_at - refreshAheadSeconds, issued + Math.ceil((r.tokens.expires_at - issued) / 2))
     const lastUsed = Math.max(this.lastUsed, r.last_used_at ?? 0)
     return lastUsed + refreshIdleSeconds >= at ? at : undefined
   }

@@ -32,6 +32,11 @@ export async function spawnProvider(opts: SpawnOptions = {}): Promise<LabProvide
     intercept: (req, res, path) => {
       const route = `${req.method} ${path}`
       counts.set(route, (counts.get(route) ?? 0) + 1)
+      // Also by answer: `POST /token → 400` counts refused grants (e.g. a reused refresh token).
+      res.on('finish', () => {
+        const k = `${route} → ${res.statusCode}`
+        counts.set(k, (counts.get(k) ?? 0) + 1)
+      })
       const i = faults.findIndex((f) => f.route === route)
       const fault = faults[i]
       if (!fault) return false
