@@ -544,13 +544,13 @@ export class Session extends DurableObject<Env> {
 
   override async fetch(request: Request): Promise<Response> {
     if (request.headers.get('upgrade')?.toLowerCase() !== 'websocket') {
-      return Response.json({ error: 'invalid_request', error_description: 'Expected a WebSocket upgrade.' }, { status: 400 })
+      return Response.json({ error: 'invalid_request', error_description: 'Expected a WebSocket upgrade.' }, { status: 400, headers: { 'cache-control': 'no-store' } })
     }
     try {
       await this.authenticate(request.headers.get('x-broker-session-secret') ?? '')
     } catch (e) {
       const wire = toWire(e, 'events')
-      return Response.json(wire.body, { status: wire.status, headers: wire.headers })
+      return Response.json(wire.body, { status: wire.status, headers: { ...wire.headers, 'cache-control': 'no-store' } })
     }
     const [client, server] = Object.values(new WebSocketPair()) as [WebSocket, WebSocket]
     this.ctx.acceptWebSocket(server)

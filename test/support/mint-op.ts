@@ -108,7 +108,7 @@ export async function createMintOp(base: string) {
           token_endpoint: `${issuer}/token`,
           jwks_uri: `${issuer}/jwks`,
           registration_endpoint: `${issuer}/reg`,
-          revocation_endpoint: `${issuer}/revoke`,
+          ...(s === 'no-revocation' ? {} : { revocation_endpoint: `${issuer}/revoke` }),
           response_types_supported: ['code'],
           code_challenge_methods_supported: ['S256'],
           id_token_signing_alg_values_supported: s === 'advertises-none' ? ['none', 'RS256'] : ['RS256'],
