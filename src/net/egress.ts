@@ -81,7 +81,9 @@ async function readCapped(res: Response, policy: EgressPolicy, deadline: AbortSi
   let size = 0
   try {
     for (;;) {
-      const { done, value } = await Promise.race([reader.read(), timedOut])
+      const read = reader.read()
+      read.catch(() => {}) // if the deadline wins the race, this read fails later: not an unhandled rejection
+      const { done, value } = await Promise.race([read, timedOut])
       if (done) break
       size += value.byteLength
       if (size > max) throw tooLarge()
