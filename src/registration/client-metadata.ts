@@ -4,6 +4,8 @@ import type { App } from '../config/schema'
 import type { ProviderMetadata } from '../discovery/metadata'
 import { BrokerError } from '../http/errors'
 
+export const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code'
+
 export type AuthMethod = 'client_secret_basic' | 'client_secret_post' | 'none'
 
 /**
@@ -64,7 +66,12 @@ export function buildClientMetadata(input: ClientMetadataInput): ClientMetadata 
     contacts: app.contacts,
     redirect_uris: [callbackUrl(origin)],
     post_logout_redirect_uris: postLogout.length ? [...new Set(postLogout)].sort() : undefined,
-    grant_types: ['authorization_code', 'refresh_token'],
+    grant_types: [
+      'authorization_code',
+      'refresh_token',
+      // RFC 8628, for POST /v1/device, where the provider offers it.
+      ...(provider.device_authorization_endpoint && (provider.grant_types_supported ?? []).includes(DEVICE_CODE_GRANT) ? [DEVICE_CODE_GRANT] : []),
+    ],
     response_types: ['code'],
     token_endpoint_auth_method: chooseAuthMethod(provider),
     software_statement: input.softwareStatement,

@@ -46,7 +46,8 @@ describe('POST /v1/registrations', () => {
       client_uri: 'https://app.example.test',
       logo_uri: 'https://app.example.test/logo.png',
       redirect_uris: ['https://broker.test/v1/callback'],
-      grant_types: ['authorization_code', 'refresh_token'],
+      // oidc-provider offers the device flow (RFC 8628), so the broker registers for it too
+      grant_types: ['authorization_code', 'refresh_token', 'urn:ietf:params:oauth:grant-type:device_code'],
       response_types: ['code'],
       token_endpoint_auth_method: 'client_secret_basic',
       contacts: ['ops@app.example.test'],
