@@ -1,4 +1,5 @@
 // Composition only: the app shell, the route modules, the Durable Object classes.
+import { apiDocRoutes } from './api/routes'
 import { appRoutes } from './apps/routes'
 import { discoveryRoutes } from './discovery/routes'
 import { createApp, finish } from './http/app'
@@ -17,6 +18,7 @@ app.route('/', registrationRoutes)
 app.route('/', loginRoutes)
 app.route('/', sessionRoutes)
 app.route('/', appRoutes)
-finish(app, ['/healthz', '/v1/discovery', '/v1/registrations', '/v1/login', '/v1/callback', '/v1/sessions', '/v1/sessions/import', '/v1/session', '/v1/session/token', '/v1/session/refresh', '/v1/session/logout', '/v1/session/account', '/v1/session/scope', '/v1/session/events', '/apps/:id'])
+app.route('/', apiDocRoutes)
+finish(app, ['/healthz', '/v1/discovery', '/v1/registrations', '/v1/login', '/v1/callback', '/v1/sessions', '/v1/sessions/import', '/v1/session', '/v1/session/token', '/v1/session/refresh', '/v1/session/logout', '/v1/session/account', '/v1/session/scope', '/v1/session/events', '/apps/:id', '/openapi.json', '/docs'])
 
 export default { fetch: app.fetch } satisfies ExportedHandler<Env>

@@ -43,8 +43,14 @@ export function createApp(): Hono<AppEnv> {
   return app
 }
 
+let routes: readonly { method: string; path: string }[] = []
+
+/** The routes the app serves (for the OpenAPI completeness test). */
+export const registeredRoutes = () => routes
+
 /** After all routes: 405 for known paths with the wrong method, 404 for the rest. */
 export function finish(app: Hono<AppEnv>, knownPaths: readonly string[]): Hono<AppEnv> {
+  routes = app.routes.filter((r) => r.method !== 'ALL').map((r) => ({ method: r.method, path: r.path }))
   for (const path of knownPaths) {
     app.all(path, (c) => errorResponse(c, new BrokerError('method_not_allowed', `${c.req.method} is not allowed on this route.`)))
   }

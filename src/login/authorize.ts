@@ -16,7 +16,7 @@ import { getRegistration } from '../registration/service'
 import { type PendingLogin, sealState, STATE_TTL_SECONDS } from './state'
 
 /** RFC 6749 §3.3 scope-token characters. */
-const SCOPE = /^[\x21\x23-\x5b\x5d-\x7e]+( [\x21\x23-\x5b\x5d-\x7e]+)*$/
+export const SCOPE_TOKENS = /^[\x21\x23-\x5b\x5d-\x7e]+( [\x21\x23-\x5b\x5d-\x7e]+)*$/
 
 export const LoginFields = {
   ...TargetFields,
@@ -24,7 +24,7 @@ export const LoginFields = {
   prompt: z.enum(['create', 'login', 'consent', 'none']).optional(),
   login_hint: z.string().min(1).max(512).optional(),
   device_id: z.string().max(512).optional(),
-  scope: z.string().max(2048).regex(SCOPE, 'space-separated scope tokens').optional(),
+  scope: z.string().max(2048).regex(SCOPE_TOKENS, 'space-separated scope tokens').optional(),
 }
 export const LoginOptions = z.object(LoginFields).strict()
 export type LoginOptions = z.infer<typeof LoginOptions>

@@ -3,7 +3,6 @@
 import { Hono } from 'hono'
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie'
 import * as oauth from 'oauth4webapi'
-import * as z from 'zod'
 import type { Runtime } from '../config/runtime'
 import type { App } from '../config/schema'
 import { sha256Hex } from '../crypto/hash'
@@ -17,7 +16,8 @@ import { providerErrorCode } from '../net/provider-errors'
 import { getRegistration } from '../registration/service'
 import { sessionStub, stubForId } from '../session/handles'
 import { validateCallback } from '../session/provider-calls'
-import { LoginFields, LoginOptions, newBrowserBinding, startLogin } from './authorize'
+import { LoginBody, SessionsBody } from '../api/requests'
+import { LoginOptions, newBrowserBinding, startLogin } from './authorize'
 import { openState, type PendingLogin, STATE_TTL_SECONDS } from './state'
 
 function singleQuery(c: Ctx): Record<string, string> | undefined {
@@ -58,8 +58,6 @@ function errorParams(e: unknown, requestId: string): { error: string; error_desc
 const untrusted = (c: Ctx) =>
   errorPage(c, 400, 'This login cannot start', 'The app or its return address is not known to this broker, so you were not sent anywhere.', 'invalid_request')
 
-const SessionsBody = z.object({ code: z.string().max(512) }).strict()
-
 export const loginRoutes = new Hono<AppEnv>()
   .get('/v1/login', async (c) => {
     const q = singleQuery(c)
@@ -86,7 +84,7 @@ export const loginRoutes = new Hono<AppEnv>()
   .post('/v1/login', limitBody, async (c) => {
     const rt = runtimeOf(c)
     const app = await authenticateApp(rt.config, c.req.header('authorization'))
-    const body = await readJson(c, z.object({ ...LoginFields, return_to: z.string().max(2048) }).strict())
+    const body = await readJson(c, LoginBody)
     const { return_to, ...opts } = body
     if (!app.return_urls.includes(return_to)) throw new BrokerError('invalid_request', 'return_to is not one of the app’s return URLs.')
     const { url, expires_at } = await startLogin(rt, app, return_to, opts, originOf(c, rt), 'app')

@@ -1,13 +1,13 @@
 // The session handle's API: handle (Bearer) → session id → the Session object, one RPC.
 import { Hono } from 'hono'
-import * as z from 'zod'
-import { discoverTarget, TargetFields } from '../discovery/target'
+import { discoverTarget } from '../discovery/target'
 import { authenticateApp } from '../http/app-auth'
 import { BrokerError, unwrap } from '../http/errors'
 import { type AppEnv, type Ctx, originOf, runtimeOf } from '../http/types'
 import { limitBody, readJson, readQuery } from '../http/validate'
 import { startLogin } from '../login/authorize'
 import { getRegistration } from '../registration/service'
+import { AccountQuery, EmptyBody, ImportBody, LogoutBody, ScopeBody, TokenBody } from '../api/requests'
 import { sessionStub } from './handles'
 import { checkImportedTokens } from './import'
 
@@ -31,38 +31,6 @@ function stubOf(c: Ctx, allowSubprotocol = false) {
   return { ...sessionStub(c.env, handle, 'invalid_session', INVALID, bearerChallenge), subprotocol }
 }
 
-const hex64 = z.string().regex(/^[0-9a-f]{64}$/, 'hex SHA-256')
-const TokenBody = z
-  .object({ min_ttl: z.number().int().min(0).max(86_400).optional(), stale_token_sha256: hex64.optional() })
-  .strict()
-const LogoutBody = z.object({ post_logout_redirect_uri: z.string().max(2048).optional(), state: z.string().max(1024).optional() }).strict()
-const AccountQuery = z
-  .object({ action: z.string().regex(/^[\w.:-]{1,128}$/).optional(), device_id: z.string().regex(/^[A-Za-z0-9._~-]{1,255}$/).optional() })
-  .strict()
-const ScopeBody = z
-  .object({
-    scope: z.string().min(1).max(2048).regex(/^[\x21\x23-\x5b\x5d-\x7e]+( [\x21\x23-\x5b\x5d-\x7e]+)*$/, 'space-separated scope tokens'),
-    return_to: z.string().max(2048),
-    state: z.string().max(1024).optional(),
-  })
-  .strict()
-const ImportBody = z
-  .object({
-    ...TargetFields,
-    client_id: z.string().min(1).max(512),
-    /** Extension: the scope the tokens were granted, when the app knows it. */
-    scope: z.string().max(2048).optional(),
-    tokens: z
-      .object({
-        access_token: z.string().min(1).max(16_384),
-        refresh_token: z.string().min(1).max(16_384),
-        id_token: z.string().max(16_384).optional(),
-        expires_at: z.number().int().positive().optional(),
-      })
-      .strict(),
-  })
-  .strict()
-
 const noStore = (c: Ctx) => c.header('Cache-Control', 'no-store')
 
 export const sessionRoutes = new Hono<AppEnv>()
@@ -80,7 +48,7 @@ export const sessionRoutes = new Hono<AppEnv>()
   })
   .post('/v1/session/refresh', limitBody, async (c) => {
     const { stub, secret } = stubOf(c)
-    await readJson(c, z.object({}).strict(), { optional: true })
+    await readJson(c, EmptyBody, { optional: true })
     const answer = unwrap(await stub.token(secret, { min_ttl: 0, force: true }))
     noStore(c)
     return c.json(answer)
