@@ -101,6 +101,14 @@ export async function startLab(): Promise<{ url: string; server: Server; provide
         const found = at ?? rt
         return send(200, { active: !!found && !found.isExpired && !(rt && rt.consumed), kind: at ? 'access_token' : rt ? 'refresh_token' : null, scope: found?.scope ?? null })
       }
+      const rv = /^\/providers\/(\d+)\/revoke$/.exec(path)
+      const prv = rv ? providers[Number(rv[1])] : undefined
+      if (rv && prv && req.method === 'POST') {
+        // Make an access token invalid at the provider, as a resource server would then see it.
+        const at = await prv.provider.AccessToken.find(await readBody(req))
+        await at?.destroy()
+        return send(200, { revoked: !!at })
+      }
       const m = /^\/providers\/(\d+)\/(counts|faults)$/.exec(path)
       const p = m ? providers[Number(m[1])] : undefined
       if (!m || !p) return send(404, { error: 'not_found' })
