@@ -40,6 +40,7 @@ export function bindings(inject: { oidcIssuer: string; hostileUrl: string }) {
     ALLOW_INSECURE_ISSUERS: 'true',
     STATE_SECRET,
     PROVIDER_TIMEOUT_MS: '1000',
+    LOG_LEVEL: 'warn',
     TOKEN_ENCRYPTION_KEY: TOKEN_KEYS,
   }
 }

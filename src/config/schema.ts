@@ -74,6 +74,7 @@ export const VARIABLES = {
     .optional(),
   SOFTWARE_STATEMENT: z.string().regex(/^[\w-]+\.[\w-]+\.[\w-]*$/, 'must be a JWS').optional(),
   PROVIDER_TIMEOUT_MS: positiveInt(5_000, 60_000),
+  LOG_LEVEL: z.enum(['info', 'warn']).optional(),
   REFRESH_AHEAD_SECONDS: positiveInt(120, 86_400),
   REFRESH_IDLE_SECONDS: positiveInt(3_600, 30 * 86_400),
 } as const

@@ -2,6 +2,7 @@
 // mounted by src/index.ts.
 import { Hono } from 'hono'
 import { HTTPException } from 'hono/http-exception'
+import { logHash } from '../crypto/hash'
 import { BrokerError, type ErrorCode, toWire } from './errors'
 import type { AppEnv, Ctx } from './types'
 
@@ -34,10 +35,27 @@ export function createApp(): Hono<AppEnv> {
   const app = new Hono<AppEnv>()
   app.use(async (c, next) => {
     const requestId = c.req.header('cf-ray') ?? crypto.randomUUID()
+    const started = Date.now()
     c.set('requestId', requestId)
     await next()
     c.header('X-Request-Id', requestId)
     c.header('X-Content-Type-Options', 'nosniff')
+    // One structured line per request: the route pattern, never the URL (it may carry codes
+    // and states), and only a hash of the session id.
+    // LOG_LEVEL=warn keeps only failures (read raw: logging must not depend on valid config).
+    if ((c.env as { LOG_LEVEL?: string } | undefined)?.LOG_LEVEL === 'warn' && c.res.status < 500) return
+    const sessionId = /^Bearer ([0-9a-f]{64})\./.exec(c.req.header('authorization') ?? '')?.[1]
+    console.log(
+      JSON.stringify({
+        level: c.res.status >= 500 ? 'error' : 'info',
+        request_id: requestId,
+        method: c.req.method,
+        route: c.req.routePath,
+        status: c.res.status,
+        duration_ms: Date.now() - started,
+        ...(sessionId ? { session: await logHash(sessionId) } : {}),
+      }),
+    )
   })
   app.onError((e, c) => errorResponse(c, e))
   return app
