@@ -4,6 +4,7 @@ declare module 'vitest' {
     oidcIssuer: string
     labUrl: string
     hostileUrl: string
+    fuzz: { runs: number; seed: number }
   }
 }
 export {}

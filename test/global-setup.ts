@@ -11,6 +11,8 @@ export default async function setup(project: TestProject) {
   project.provide('oidcIssuer', shared.issuer)
   project.provide('labUrl', lab.url)
   project.provide('hostileUrl', hostile.url)
+  // Property-based tests: fixed seed (reproducible CI), FUZZ_RUNS for longer local runs.
+  project.provide('fuzz', { runs: Number(process.env.FUZZ_RUNS ?? 40), seed: Number(process.env.FUZZ_SEED ?? 20261204) })
   return async () => {
     await Promise.all([lab.close(), hostile.close()])
   }
