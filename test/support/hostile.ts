@@ -5,6 +5,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { LabProvider } from './lab.ts'
+import { drip, sendHuge } from './bad-bodies.ts'
 import { createMintOp } from './mint-op.ts'
 
 export interface Hostile {
@@ -111,20 +112,8 @@ export async function startHostile(shared: LabProvider): Promise<Hostile> {
         return res.end(JSON.stringify(doc(s)))
       case 'array':
         return json(res, [doc(s)])
-      case 'huge': {
-        res.writeHead(200, { 'content-type': 'application/json' })
-        const chunk = ' '.repeat(64 * 1024)
-        let sent = 0
-        const pump = () => {
-          while (sent < 10 * 1024 * 1024) {
-            sent += chunk.length
-            if (!res.write(chunk)) return void res.once('drain', pump)
-          }
-          res.end('{}')
-        }
-        req.socket.on('close', () => { sent = Infinity })
-        return pump()
-      }
+      case 'huge':
+        return sendHuge(req, res)
       case 'huge-declared':
         res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(10 * 1024 * 1024) })
         return res.end()
@@ -134,13 +123,8 @@ export async function startHostile(shared: LabProvider): Promise<Hostile> {
         req.socket.on('close', () => clearTimeout(t))
         return
       }
-      case 'drip': {
-        res.writeHead(200, { 'content-type': 'application/json' })
-        const t = setInterval(() => res.write(' '), 100)
-        timers.add(t)
-        req.socket.on('close', () => clearInterval(t))
-        return
-      }
+      case 'drip':
+        return drip(req, res, (t) => timers.add(t))
       case 'status-500':
         return json(res, { error: 'server_error' }, 500)
       case 'redirect-other':

@@ -5,6 +5,7 @@
 import { createHash, createSecretKey, randomBytes } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { exportJWK, generateKeyPair, SignJWT, base64url } from 'jose'
+import { drip, sendHuge } from './bad-bodies.ts'
 
 interface Pending {
   nonce?: string
@@ -71,26 +72,8 @@ export async function createMintOp(base: string) {
       return json(res, { error: 'invalid_grant' }, 400)
     }
     if (s === 'token-500') return json(res, { error: 'server_error' }, 500)
-    if (s === 'token-huge') {
-      res.writeHead(200, { 'content-type': 'application/json' })
-      const chunk = ' '.repeat(64 * 1024)
-      let sent = 0
-      const pump = () => {
-        while (sent < 10 * 1024 * 1024) {
-          sent += chunk.length
-          if (!res.write(chunk)) return void res.once('drain', pump)
-        }
-        res.end('{}')
-      }
-      req.socket.on('close', () => { sent = Infinity })
-      return pump()
-    }
-    if (s === 'token-drip') {
-      res.writeHead(200, { 'content-type': 'application/json' })
-      const t = setInterval(() => res.write(' '), 100)
-      req.socket.on('close', () => clearInterval(t))
-      return
-    }
+    if (s === 'token-huge') return sendHuge(req, res)
+    if (s === 'token-drip') return drip(req, res)
     if (s === 'token-redirect') {
       res.writeHead(307, { location: 'http://127.0.0.2:9/token' })
       return res.end()
