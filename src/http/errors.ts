@@ -10,6 +10,10 @@ export const ERROR_STATUS = {
   invalid_callback: 400,
   invalid_device_id: 400,
   access_denied: 400,
+  // RFC 8628 §3.5, POST /v1/device/poll
+  authorization_pending: 400,
+  slow_down: 400,
+  expired_token: 400,
   invalid_app: 401,
   invalid_session: 401,
   reauth_required: 401,
@@ -45,12 +49,16 @@ export class BrokerError extends Error {
   /** Extra response headers, e.g. Retry-After or WWW-Authenticate. */
   readonly headers: Readonly<Record<string, string>>
 
+  /** The provider's own OAuth error code behind this error, if any (never on the wire by itself). */
+  providerCode: string | undefined
+
   constructor(code: ErrorCode, description: string, headers: Record<string, string> = {}) {
     super(description)
     this.name = 'BrokerError'
     this.code = code
     this.status = ERROR_STATUS[code]
     this.headers = headers
+    this.providerCode = undefined
   }
 
   get description(): string {

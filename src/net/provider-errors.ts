@@ -42,7 +42,9 @@ export function providerFailure(e: unknown, code: ErrorCode, what: string, timeo
   }
   const oauthCode = providerErrorCode(e)
   if (oauthCode) {
-    return new BrokerError(code, `${what} failed: the provider answered ${oauthCode}.`)
+    const err = new BrokerError(code, `${what} failed: the provider answered ${oauthCode}.`)
+    err.providerCode = oauthCode
+    return err
   }
   const known = e instanceof oauth.OperationProcessingError ? DESCRIPTIONS[e.code ?? ''] : undefined
   return new BrokerError(code, `${what} failed: ${known ?? 'the provider response could not be used'}.`)

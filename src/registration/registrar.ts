@@ -53,6 +53,16 @@ export class Registrar extends DurableObject<Env> {
     await this.env.CACHE.delete(kvKeys.registration(await sha256Hex(stored.issuer), hash))
   }
 
+  /** A provider said `invalid_client` for `clientId`: forget every registration with it. */
+  async forget(clientId: string): Promise<void> {
+    for (const [key, stored] of await this.ctx.storage.list<StoredRegistration>({ prefix: 'registration:' })) {
+      if (stored.client_id !== clientId) continue
+      await this.ctx.storage.delete(key)
+      const hash = key.slice('registration:'.length)
+      await this.env.CACHE.delete(kvKeys.registration(await sha256Hex(stored.issuer), hash)).catch(() => {})
+    }
+  }
+
   private async registerOnce(req: RegisterRequest): Promise<Registration> {
     const config = loadConfig(this.env)
     const key = registrarKeys.registration(req.hash)

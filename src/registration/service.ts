@@ -14,8 +14,10 @@ import { fromStored } from './seal'
 import { isExpired, type Registration, type StoredRegistration } from './types'
 
 const MEMORY_MAX = 500
-// Isolate memory holds registrations opened (the warm path does no crypto and no I/O).
-const memory = new Map<string, Registration>()
+// Isolate memory holds registrations opened (the warm path does no crypto and no I/O), for a
+// few minutes: a registration forgotten elsewhere (invalid_client) must age out here too.
+const MEMORY_TTL_MS = 5 * 60_000
+const memory = new Map<string, { reg: Registration; until: number }>()
 
 interface Target {
   key: string
@@ -49,7 +51,7 @@ export async function getRegistration(rt: Runtime, app: App, d: Discovered, orig
   const t = await target(rt, app, d, origin)
   const keySpec = rt.config.tokenEncryptionKey
   const hot = memory.get(t.key)
-  if (hot && !isExpired(hot)) return { ...hot, source: 'cached' }
+  if (hot && hot.until > Date.now() && !isExpired(hot.reg)) return { ...hot.reg, source: 'cached' }
   const warm = await rt.env.CACHE.get<StoredRegistration>(t.key, 'json').catch(() => null)
   if (warm && !isExpired(warm)) {
     const opened = await fromStored(warm, t.hash, keySpec, 'cached')
@@ -83,7 +85,8 @@ export async function withClient<T>(
   try {
     return await call(reg)
   } catch (e) {
-    if (reg.source === 'static' || providerErrorCode(e) !== 'invalid_client') throw e
+    const code = e instanceof BrokerError ? e.providerCode : providerErrorCode(e)
+    if (reg.source === 'static' || code !== 'invalid_client') throw e
     await dropRegistration(rt, app, d, origin, reg.client_id)
     return call(await getRegistration(rt, app, d, origin))
   }
@@ -109,7 +112,8 @@ export function clientOf(reg: Registration): { client: oauth.Client; auth: oauth
 }
 
 function remember(key: string, r: Registration) {
-  memory.set(key, r)
+  memory.delete(key)
+  memory.set(key, { reg: r, until: Date.now() + MEMORY_TTL_MS })
   if (memory.size > MEMORY_MAX) {
     const oldest = memory.keys().next().value
     if (oldest !== undefined) memory.delete(oldest)

@@ -11,6 +11,7 @@ import { BrokerError, type Outcome, settle, toWire } from '../http/errors'
 import type { PendingLogin } from '../login/state'
 import { STATE_TTL_SECONDS } from '../login/state'
 import { deviceFromScope } from '../matrix/scopes'
+import { providerErrorCode } from '../net/provider-errors'
 import { whoami } from '../matrix/whoami'
 import { verifyIdTokenSignature } from './id-token'
 import {
@@ -176,6 +177,7 @@ export class Session extends DurableObject<Env> {
         return { code: await this.finishLogin(input, created) }
       } catch (e) {
         this.save({ ...this.record!, state: 'failed' })
+        if (e instanceof BrokerError && e.providerCode === 'invalid_client') await this.forgetClient(input.login.issuer, input.client.client_id)
         throw e
       }
     })
@@ -431,6 +433,8 @@ export class Session extends DurableObject<Env> {
       fresh = await refreshGrant(rt, r.metadata, creds, refreshToken)
     } catch (e) {
       if (classifyRefreshFailure(e) === 'rejected') {
+        // The provider no longer knows the client: new logins must register again.
+        if (providerErrorCode(e) === 'invalid_client') await this.forgetClient(r.issuer, creds.client_id)
         await this.markReauth('refresh_rejected')
         throw reauth()
       }
@@ -474,6 +478,12 @@ export class Session extends DurableObject<Env> {
     const delay = Math.min(MAX_BACKOFF_SECONDS, 2 ** (this.backoffStep - 1))
     this.backoffUntil = Date.now() + delay * 1000
     return delay
+  }
+
+  private async forgetClient(issuer: string, clientId: string) {
+    const fixed = this.rt().config.staticRegistrations[issuer]
+    if (fixed?.client_id === clientId) return // static credentials are the operator's to fix
+    await this.env.REGISTRAR.getByName(issuer).forget(clientId).catch(() => {})
   }
 
   private async markReauth(reason: string) {

@@ -161,6 +161,20 @@ describe('POST /v1/session/token and /refresh', () => {
     expect(raw?.tokens).toBeUndefined()
   })
 
+  it('invalid_client at refresh → reauth_required, and the dead registration is forgotten', async () => {
+    const p = await lab.spawn()
+    const s = await newSession({ issuer: p.issuer })
+    const regKeys = async () => (await env.CACHE.list({ prefix: 'registration:' })).keys.length
+    const registrar = env.REGISTRAR.getByName(p.issuer)
+    const stored = () => runInDurableObject(registrar, async (_o, st) => (await st.storage.list({ prefix: 'registration:' })).size)
+    expect(await stored()).toBe(1)
+    const before = await regKeys()
+    await lab.fault(p.id, { route: 'POST /token', status: 401, body: JSON.stringify({ error: 'invalid_client' }), times: 1 })
+    await expectError(await refresh(s.session), 401, 'reauth_required')
+    expect(await stored()).toBe(0)
+    expect(await regKeys()).toBe(before - 1)
+  })
+
   it('the alarm refreshes ahead of expiry for a recently used session', async () => {
     const p = await lab.spawn()
     const s = await newSession({ issuer: p.issuer })
