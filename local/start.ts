@@ -30,6 +30,9 @@ const vars: Record<string, string> = {
   STATE_SECRET: randomBytes(32).toString('base64url'),
   TOKEN_ENCRYPTION_KEY: `dev:${randomBytes(32).toString('base64url')}`,
   LOCAL_ISSUER: provider.issuer,
+  // The demo app at `/` (src/demo/) logs in as this app.
+  DEMO_APP_ID: demo.id,
+  DEMO_APP_SECRET: demo.secret,
 }
 const args = ['dev', '--ip', '127.0.0.1', '--port', String(BROKER_PORT), '--persist-to', state]
 for (const [k, v] of Object.entries(vars)) args.push('--var', `${k}:${v}`)

@@ -16,6 +16,20 @@ export function parseWith<S extends z.ZodType>(schema: S, value: unknown, where:
   throw new BrokerError('invalid_request', `Invalid ${field}: ${issue?.message ?? 'bad value'}.`)
 }
 
+/** The query's values, or undefined if one is repeated or badly encoded (browser routes answer a page). */
+export function singleQuery(c: Ctx): Record<string, string> | undefined {
+  try {
+    const out: Record<string, string> = {}
+    for (const [k, v] of Object.entries(c.req.queries())) {
+      if (v.length !== 1) return undefined
+      out[k] = v[0] ?? ''
+    }
+    return out
+  } catch {
+    return undefined // bad percent-encoding
+  }
+}
+
 /** Query parameters; a parameter given twice is refused (no guessing which one counts). */
 export function readQuery<S extends z.ZodType>(c: Ctx, schema: S): z.output<S> {
   let all: Record<string, string[]>

@@ -11,7 +11,7 @@ import { authenticateApp } from '../http/app-auth'
 import { BrokerError, isBrokerError, unwrap } from '../http/errors'
 import { errorPage } from '../http/pages'
 import { type AppEnv, type Ctx, originOf, runtimeOf } from '../http/types'
-import { limitBody, parseWith, readJson } from '../http/validate'
+import { limitBody, parseWith, readJson, singleQuery } from '../http/validate'
 import { providerErrorCode } from '../net/provider-errors'
 import { getRegistration } from '../registration/service'
 import { sessionStub, stubForId } from '../session/handles'
@@ -19,19 +19,6 @@ import { validateCallback } from '../session/provider-calls'
 import { LoginBody, SessionsBody } from '../api/requests'
 import { LoginOptions, newBrowserBinding, startLogin } from './authorize'
 import { openState, type PendingLogin, STATE_TTL_SECONDS } from './state'
-
-function singleQuery(c: Ctx): Record<string, string> | undefined {
-  try {
-    const out: Record<string, string> = {}
-    for (const [k, v] of Object.entries(c.req.queries())) {
-      if (v.length !== 1) return undefined
-      out[k] = v[0] ?? ''
-    }
-    return out
-  } catch {
-    return undefined // bad percent-encoding
-  }
-}
 
 /** Browsers on http loopback in local mode cannot keep Secure (so no __Host-) cookies. */
 function cookieName(c: Ctx, rt: Runtime, txn: string): { name: string; secure: boolean } {
