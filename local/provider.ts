@@ -98,6 +98,9 @@ export async function startLocalProvider(opts: LocalProviderOptions = {}): Promi
       const requested = new URL(req.url ?? '/', issuer).searchParams.get('scope') ?? ''
       for (const sc of requested.split(' ')) if (DEVICE_SCOPE.test(sc)) scopes.add(sc)
     }
+    // The device authorization request (RFC 8628) carries its scope in the form body: read it
+    // here for the device scopes, then hand the provider the body already read.
+    if (path === '/device/auth' && req.method === 'POST') return void deviceAuthorization(req, res, scopes, DEVICE_SCOPE, handler)
     if (path.startsWith('/interaction/')) return void interact(provider, req, res)
     handler(req, res)
   })
@@ -107,6 +110,30 @@ export async function startLocalProvider(opts: LocalProviderOptions = {}): Promi
     provider,
     server,
     close: () => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()) }),
+  }
+}
+
+async function deviceAuthorization(
+  req: IncomingMessage,
+  res: ServerResponse,
+  scopes: Set<string>,
+  deviceScope: RegExp,
+  handler: (req: IncomingMessage, res: ServerResponse) => unknown,
+) {
+  try {
+    let body = ''
+    for await (const chunk of req) {
+      body += chunk
+      if (body.length > 56 * 1024) throw new Error('too large')
+    }
+    for (const sc of (new URLSearchParams(body).get('scope') ?? '').split(' ')) if (deviceScope.test(sc)) scopes.add(sc)
+    // oidc-provider reads an already consumed body from `req.body`.
+    Object.assign(req, { body })
+    handler(req, res)
+  } catch {
+    res.statusCode = 400
+    res.setHeader('content-type', 'application/json')
+    res.end(JSON.stringify({ error: 'invalid_request', error_description: 'unreadable body' }))
   }
 }
 

@@ -1,13 +1,15 @@
 import { Hono } from 'hono'
 import { html } from 'hono/html'
 import type { AppEnv } from '../http/types'
+import { DEVICE_OPERATIONS } from '../device/openapi'
+import { RENDEZVOUS_OPERATIONS } from '../rendezvous/openapi'
 import { buildOpenApi } from './openapi'
 
 let doc: Record<string, unknown> | undefined
 
 export const apiDocRoutes = new Hono<AppEnv>()
   .get('/openapi.json', (c) => {
-    doc ??= buildOpenApi()
+    doc ??= buildOpenApi([...DEVICE_OPERATIONS, ...RENDEZVOUS_OPERATIONS])
     c.header('Cache-Control', 'public, max-age=300')
     return c.json(doc)
   })

@@ -30,9 +30,10 @@ export interface TokenSet {
 /** Token lifetimes beyond this are treated as a broken provider, not believed. */
 const MAX_EXPIRES_IN = 366 * 86_400
 
-const asOf = (md: ProviderMetadata) => md as unknown as oauth.AuthorizationServer
+export const asOf = (md: ProviderMetadata) => md as unknown as oauth.AuthorizationServer
 
-function toTokenSet(r: oauth.TokenEndpointResponse, claims?: oauth.IDToken): TokenSet {
+/** A token endpoint answer as the broker keeps it: Bearer only, a believable lifetime. */
+export function toTokenSet(r: oauth.TokenEndpointResponse, claims?: oauth.IDToken): TokenSet {
   if (r.token_type.toLowerCase() !== 'bearer') throw new BrokerError('authorization_failed', 'The provider issued a token type other than Bearer.')
   if (r.expires_in !== undefined && (r.expires_in <= 0 || r.expires_in > MAX_EXPIRES_IN)) {
     throw new BrokerError('authorization_failed', 'The provider gave an access token lifetime that cannot be right.')

@@ -20,6 +20,8 @@ export interface Fault {
 export interface LabProvider extends LocalProvider {
   counts: Map<string, number>
   faults: Fault[]
+  /** When each `METHOD /path` arrived (ms since the epoch), e.g. to check polling intervals. */
+  times: Map<string, number[]>
 }
 
 export type SpawnOptions = Pick<LocalProviderOptions, 'rotateRefreshTokens' | 'accessTokenTtl' | 'clients'>
@@ -27,11 +29,15 @@ export type SpawnOptions = Pick<LocalProviderOptions, 'rotateRefreshTokens' | 'a
 export async function spawnProvider(opts: SpawnOptions = {}): Promise<LabProvider> {
   const counts = new Map<string, number>()
   const faults: Fault[] = []
+  const times = new Map<string, number[]>()
   const p = await startLocalProvider({
     ...opts,
     intercept: (req, res, path) => {
       const route = `${req.method} ${path}`
       counts.set(route, (counts.get(route) ?? 0) + 1)
+      const seen = times.get(route) ?? []
+      seen.push(Date.now())
+      times.set(route, seen)
       // Also by answer: `POST /token → 400` counts refused grants (e.g. a reused refresh token).
       res.on('finish', () => {
         const k = `${route} → ${res.statusCode}`
@@ -58,7 +64,7 @@ export async function spawnProvider(opts: SpawnOptions = {}): Promise<LabProvide
   })
   const handler = p.provider.callback()
   p.server.on('request-after-fault', (req: IncomingMessage, res: ServerResponse) => handler(req, res))
-  return Object.assign(p, { counts, faults })
+  return Object.assign(p, { counts, faults, times })
 }
 
 async function readBody(req: IncomingMessage): Promise<string> {
@@ -109,6 +115,9 @@ export async function startLab(): Promise<{ url: string; server: Server; provide
         await at?.destroy()
         return send(200, { revoked: !!at })
       }
+      const tm = /^\/providers\/(\d+)\/times$/.exec(path)
+      const ptm = tm ? providers[Number(tm[1])] : undefined
+      if (tm && ptm && req.method === 'GET') return send(200, Object.fromEntries(ptm.times))
       const m = /^\/providers\/(\d+)\/(counts|faults)$/.exec(path)
       const p = m ? providers[Number(m[1])] : undefined
       if (!m || !p) return send(404, { error: 'not_found' })
