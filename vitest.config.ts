@@ -15,5 +15,8 @@ export default defineConfig({
   test: {
     globalSetup: ['./test/global-setup.ts'],
     include: ['test/**/*.test.ts'],
+    // Some tests drive 1,000 concurrent callers or wait out provider timeouts on 2 cores.
+    testTimeout: 30_000,
+    hookTimeout: 30_000,
   },
 })
