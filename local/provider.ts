@@ -45,8 +45,7 @@ export async function startLocalProvider(opts: LocalProviderOptions = {}): Promi
     // The Matrix client-API scope is listed so that discovery shows the stable MSC2967 form.
     scopes: ['openid', 'offline_access', 'profile', 'email', 'urn:matrix:client:api:*'],
     claims: { openid: ['sub'], profile: ['name'], email: ['email'] },
-    findAccount: (_ctx, sub) =>
-      sub === TEST_USER.sub ? { accountId: sub, claims: () => ({ ...TEST_USER }) } : undefined,
+    findAccount: (_ctx, sub) => (sub === TEST_USER.sub ? { accountId: sub, claims: () => ({ ...TEST_USER }) } : undefined),
     pkce: { required: () => true },
     ttl: { AccessToken: opts.accessTokenTtl ?? 3600, IdToken: 3600, RefreshToken: 86400 },
     issueRefreshToken: (_ctx, client) => client.grantTypeAllowed('refresh_token'),
@@ -64,7 +63,12 @@ export async function startLocalProvider(opts: LocalProviderOptions = {}): Promi
     // MSC4191: an account management page and the actions it takes.
     discovery: {
       account_management_uri: `${issuer}/account`,
-      account_management_actions_supported: ['org.matrix.profile', 'org.matrix.sessions_list', 'org.matrix.session_view', 'org.matrix.session_end'],
+      account_management_actions_supported: [
+        'org.matrix.profile',
+        'org.matrix.sessions_list',
+        'org.matrix.session_view',
+        'org.matrix.session_end',
+      ],
     },
     // Consent is given automatically for whatever the client asked.
     loadExistingGrant: async (ctx: KoaContextWithOIDC) => {
@@ -74,7 +78,7 @@ export async function startLocalProvider(opts: LocalProviderOptions = {}): Promi
       if (existing) {
         const grant = await oidc.provider.Grant.find(existing)
         if (grant) {
-          grant.addOIDCScope(oidc.params?.scope as string | undefined ?? 'openid')
+          grant.addOIDCScope((oidc.params?.scope as string | undefined) ?? 'openid')
           await grant.save()
           return grant
         }
@@ -109,7 +113,11 @@ export async function startLocalProvider(opts: LocalProviderOptions = {}): Promi
     issuer,
     provider,
     server,
-    close: () => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()) }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections()
+        server.close(() => resolve())
+      }),
   }
 }
 

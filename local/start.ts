@@ -60,7 +60,9 @@ process.on('SIGTERM', () => void stop(0))
 dev.on('exit', (code) => void stop(code ?? 1))
 
 for (let i = 0; i < 120; i++) {
-  const up = await fetch(`${broker}/healthz`).then((r) => r.ok).catch(() => false)
+  const up = await fetch(`${broker}/healthz`)
+    .then((r) => r.ok)
+    .catch(() => false)
   if (up) break
   await new Promise((r) => setTimeout(r, 500))
 }

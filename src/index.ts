@@ -27,6 +27,41 @@ app.route('/', rendezvousRoutes)
 app.route('/', appRoutes)
 app.route('/', demoRoutes)
 app.route('/', apiDocRoutes)
-finish(app, ['/healthz', '/v1/discovery', '/v1/registrations', '/v1/login', '/v1/callback', '/v1/sessions', '/v1/sessions/import', '/v1/session', '/v1/session/token', '/v1/session/refresh', '/v1/session/logout', '/v1/session/account', '/v1/session/scope', '/v1/session/events', '/v1/device', '/v1/device/poll', '/_matrix/client/unstable/org.matrix.msc4108/rendezvous', '/_matrix/client/unstable/org.matrix.msc4108/rendezvous/:id', '/_matrix/client/unstable/io.element.msc4388/rendezvous', '/_matrix/client/unstable/io.element.msc4388/rendezvous/:id', '/apps/:id', '/openapi.json', '/docs', '/', '/demo/app.js', '/demo/login', '/demo/callback', '/demo/api/session', '/demo/api/token', '/demo/api/refresh', '/demo/api/account', '/demo/api/logout', '/demo/api/events', '/demo/account'])
+finish(app, [
+  '/healthz',
+  '/v1/discovery',
+  '/v1/registrations',
+  '/v1/login',
+  '/v1/callback',
+  '/v1/sessions',
+  '/v1/sessions/import',
+  '/v1/session',
+  '/v1/session/token',
+  '/v1/session/refresh',
+  '/v1/session/logout',
+  '/v1/session/account',
+  '/v1/session/scope',
+  '/v1/session/events',
+  '/v1/device',
+  '/v1/device/poll',
+  '/_matrix/client/unstable/org.matrix.msc4108/rendezvous',
+  '/_matrix/client/unstable/org.matrix.msc4108/rendezvous/:id',
+  '/_matrix/client/unstable/io.element.msc4388/rendezvous',
+  '/_matrix/client/unstable/io.element.msc4388/rendezvous/:id',
+  '/apps/:id',
+  '/openapi.json',
+  '/docs',
+  '/',
+  '/demo/app.js',
+  '/demo/login',
+  '/demo/callback',
+  '/demo/api/session',
+  '/demo/api/token',
+  '/demo/api/refresh',
+  '/demo/api/account',
+  '/demo/api/logout',
+  '/demo/api/events',
+  '/demo/account',
+])
 
 export default { fetch: app.fetch } satisfies ExportedHandler<Env>

@@ -65,6 +65,9 @@ export async function sha256hex(s: string): Promise<string> {
 }
 
 /** What the provider itself thinks of a token (the lab reads its token store). */
-export async function introspect(providerId: number, token: string): Promise<{ active: boolean; kind: string | null; scope: string | null }> {
+export async function introspect(
+  providerId: number,
+  token: string,
+): Promise<{ active: boolean; kind: string | null; scope: string | null }> {
   return (await fetch(`${inject('labUrl')}/providers/${providerId}/introspect`, { method: 'POST', body: token })).json()
 }

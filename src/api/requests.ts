@@ -11,9 +11,20 @@ export const hex64 = z.string().regex(/^[0-9a-f]{64}$/, 'hex SHA-256')
 export const TokenBody = z
   .object({ min_ttl: z.number().int().min(0).max(86_400).optional(), stale_token_sha256: hex64.optional() })
   .strict()
-export const LogoutBody = z.object({ post_logout_redirect_uri: z.string().max(2048).optional(), state: z.string().max(1024).optional() }).strict()
+export const LogoutBody = z
+  .object({ post_logout_redirect_uri: z.string().max(2048).optional(), state: z.string().max(1024).optional() })
+  .strict()
 export const AccountQuery = z
-  .object({ action: z.string().regex(/^[\w.:-]{1,128}$/).optional(), device_id: z.string().regex(/^[A-Za-z0-9._~-]{1,255}$/).optional() })
+  .object({
+    action: z
+      .string()
+      .regex(/^[\w.:-]{1,128}$/)
+      .optional(),
+    device_id: z
+      .string()
+      .regex(/^[A-Za-z0-9._~-]{1,255}$/)
+      .optional(),
+  })
   .strict()
 export const ScopeBody = z
   .object({
@@ -38,4 +49,3 @@ export const ImportBody = z
       .strict(),
   })
   .strict()
-

@@ -52,7 +52,12 @@ export class BrokerClient {
   }
 
   /** @internal */
-  async call<S extends z.ZodType>(schema: S, method: string, path: string, opts: { auth?: string; body?: unknown } = {}): Promise<z.output<S>> {
+  async call<S extends z.ZodType>(
+    schema: S,
+    method: string,
+    path: string,
+    opts: { auth?: string; body?: unknown } = {},
+  ): Promise<z.output<S>> {
     const headers: Record<string, string> = { accept: 'application/json' }
     if (opts.auth) headers.authorization = opts.auth
     if (opts.body !== undefined) headers['content-type'] = 'application/json'
@@ -63,7 +68,13 @@ export class BrokerClient {
     if (!res.ok) {
       const err = A.ErrorBody.safeParse(body)
       const retry = Number(res.headers.get('retry-after'))
-      if (err.success) throw new BrokerApiError(res.status, err.data.error, err.data.error_description, Number.isFinite(retry) && retry > 0 ? retry : undefined)
+      if (err.success)
+        throw new BrokerApiError(
+          res.status,
+          err.data.error,
+          err.data.error_description,
+          Number.isFinite(retry) && retry > 0 ? retry : undefined,
+        )
       throw new BrokerApiError(res.status, 'unexpected_response', `The broker answered HTTP ${res.status}.`)
     }
     const parsed = schema.safeParse(body)
@@ -103,7 +114,13 @@ export class BrokerClient {
     return { session: new SessionClient(this, created.session, created), created }
   }
 
-  async importSession(body: Target & { client_id: string; scope?: string; tokens: { access_token: string; refresh_token: string; id_token?: string; expires_at?: number } }) {
+  async importSession(
+    body: Target & {
+      client_id: string
+      scope?: string
+      tokens: { access_token: string; refresh_token: string; id_token?: string; expires_at?: number }
+    },
+  ) {
     const created = await this.call(A.CreatedSession, 'POST', '/v1/sessions/import', { auth: this.appAuth(), body })
     return { session: new SessionClient(this, created.session, created), created }
   }
@@ -186,7 +203,12 @@ export class SessionClient {
 
   /** POST /v1/session/scope: a URL to send the user to for more scopes. */
   async authorizeScope(scope: string, returnTo: string, state?: string): Promise<string> {
-    return (await this.client.call(A.LoginUrl, 'POST', '/v1/session/scope', { auth: this.auth, body: { scope, return_to: returnTo, ...(state ? { state } : {}) } })).url
+    return (
+      await this.client.call(A.LoginUrl, 'POST', '/v1/session/scope', {
+        auth: this.auth,
+        body: { scope, return_to: returnTo, ...(state ? { state } : {}) },
+      })
+    ).url
   }
 
   async logout(opts: { post_logout_redirect_uri?: string; state?: string } = {}): Promise<A.LogoutAnswer> {

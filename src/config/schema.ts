@@ -31,35 +31,33 @@ export type App = z.infer<typeof AppSchema>
 export const StaticRegistrationSchema = z.object({
   client_id: z.string().min(1),
   client_secret: z.string().min(1).optional(),
-  token_endpoint_auth_method: z
-    .enum(['client_secret_basic', 'client_secret_post', 'none'])
-    .optional(),
+  token_endpoint_auth_method: z.enum(['client_secret_basic', 'client_secret_post', 'none']).optional(),
 })
 export type StaticRegistration = z.infer<typeof StaticRegistrationSchema>
 
 const json = <T extends z.ZodType>(inner: T) =>
-  z.string().transform((s, ctx): unknown => {
-    try {
-      return JSON.parse(s)
-    } catch {
-      ctx.addIssue({ code: 'custom', message: 'is not valid JSON' })
-      return z.NEVER
-    }
-  }).pipe(inner)
+  z
+    .string()
+    .transform((s, ctx): unknown => {
+      try {
+        return JSON.parse(s)
+      } catch {
+        ctx.addIssue({ code: 'custom', message: 'is not valid JSON' })
+        return z.NEVER
+      }
+    })
+    .pipe(inner)
 
 const bool = z
   .enum(['true', 'false', '1', '0', ''])
   .optional()
   .transform((v) => v === 'true' || v === '1')
 
-const positiveInt = (dflt: number, max: number) =>
-  z.coerce.number().int().positive().max(max).optional().default(dflt)
+const positiveInt = (dflt: number, max: number) => z.coerce.number().int().positive().max(max).optional().default(dflt)
 
 /** One schema per variable, so a failure names exactly one of them. */
 export const VARIABLES = {
-  BROKER_APPS: json(
-    z.array(AppSchema).refine((apps) => new Set(apps.map((a) => a.id)).size === apps.length, 'app ids must be unique'),
-  ),
+  BROKER_APPS: json(z.array(AppSchema).refine((apps) => new Set(apps.map((a) => a.id)).size === apps.length, 'app ids must be unique')),
   STATIC_REGISTRATIONS: json(z.record(z.url(), StaticRegistrationSchema)).optional(),
   ALLOW_INSECURE_ISSUERS: bool,
   PUBLIC_URL: httpsOrLoopbackUrl
@@ -72,7 +70,10 @@ export const VARIABLES = {
     .string()
     .regex(/^[\w-]{1,32}:[A-Za-z0-9_-]{43}(,[\w-]{1,32}:[A-Za-z0-9_-]{43})*$/, 'must be "kid:<base64url of 32 bytes>[,…]"')
     .optional(),
-  SOFTWARE_STATEMENT: z.string().regex(/^[\w-]+\.[\w-]+\.[\w-]*$/, 'must be a JWS').optional(),
+  SOFTWARE_STATEMENT: z
+    .string()
+    .regex(/^[\w-]+\.[\w-]+\.[\w-]*$/, 'must be a JWS')
+    .optional(),
   PROVIDER_TIMEOUT_MS: positiveInt(5_000, 60_000),
   LOG_LEVEL: z.enum(['info', 'warn']).optional(),
   REFRESH_AHEAD_SECONDS: positiveInt(120, 86_400),

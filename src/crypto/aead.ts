@@ -25,7 +25,10 @@ export function keyRing(spec: string | undefined): Promise<KeyRing> {
 async function buildRing(spec: string | undefined): Promise<KeyRing> {
   const byId = new Map<string, CryptoKey>()
   let current: KeyRing['current']
-  for (const part of (spec ?? '').split(',').map((s) => s.trim()).filter(Boolean)) {
+  for (const part of (spec ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     const [kid, raw] = part.split(':')
     let bytes: Uint8Array
     try {

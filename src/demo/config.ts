@@ -13,7 +13,13 @@ export interface DemoConfig {
 const unset = (v: unknown) => (v === '' ? undefined : v)
 
 const DemoVars = z.object({
-  DEMO_APP_ID: z.preprocess(unset, z.string().regex(/^[A-Za-z0-9._~-]{1,64}$/, 'an app id').optional()),
+  DEMO_APP_ID: z.preprocess(
+    unset,
+    z
+      .string()
+      .regex(/^[A-Za-z0-9._~-]{1,64}$/, 'an app id')
+      .optional(),
+  ),
   DEMO_APP_SECRET: z.preprocess(unset, z.string().min(1).max(1024).optional()),
   LOCAL_ISSUER: z.preprocess(unset, z.url({ protocol: /^https?$/ }).optional()),
 })

@@ -66,10 +66,12 @@ and expiry, and of the access token only the start of its SHA-256.</p>
 <form method="get" action="/demo/login">
 <fieldset>
 <legend>Where do you have an account?</legend>
-${local
-  ? html`<div class="choice"><input type="radio" name="provider" id="p-local" value="local" checked>
+${
+  local
+    ? html`<div class="choice"><input type="radio" name="provider" id="p-local" value="local" checked>
 <label for="p-local">The embedded provider (<code>${local}</code>, logs in “alice”)</label></div>`
-  : ''}
+    : ''
+}
 <div class="choice"><input type="radio" name="provider" id="p-issuer" value="issuer"${local ? '' : html` checked`}>
 <label for="p-issuer">An OpenID Connect provider</label>
 <label for="issuer" class="sub">Issuer URL</label>

@@ -55,7 +55,8 @@ function cookies(c: Ctx) {
 /** Same-site is not same-origin (another port of 127.0.0.1 is same-site), so writes check Origin. */
 function sameOrigin(c: Ctx) {
   const origin = c.req.header('origin')
-  if (origin !== undefined && origin !== originOf(c)) throw new BrokerError('invalid_request', 'Cross-origin requests to the demo are refused.')
+  if (origin !== undefined && origin !== originOf(c))
+    throw new BrokerError('invalid_request', 'Cross-origin requests to the demo are refused.')
 }
 
 function handleOf(c: Ctx): string {
@@ -131,7 +132,13 @@ export const demoRoutes = new Hono<AppEnv>()
     // Checked here too so that a missing return URL is a clear page, not the broker's refusal.
     const app = loadConfig(c.env).apps.get(demo.appId)
     if (!app?.return_urls.includes(returnTo)) {
-      return errorPage(c, 500, 'The demo is not set up for this address', `The app ${demo.appId} must exist in BROKER_APPS and list ${returnTo} among its return_urls.`, 'misconfigured')
+      return errorPage(
+        c,
+        500,
+        'The demo is not set up for this address',
+        `The app ${demo.appId} must exist in BROKER_APPS and list ${returnTo} among its return_urls.`,
+        'misconfigured',
+      )
     }
     let chosen: { issuer: string } | { homeserver: string }
     try {
@@ -158,7 +165,13 @@ export const demoRoutes = new Hono<AppEnv>()
     noStore(c)
     c.header('Referrer-Policy', 'no-referrer')
     const badState = () =>
-      errorPage(c, 400, 'This login cannot be finished', 'It was not started in this browser, or it was already finished. Start again from the demo page.', 'invalid_state')
+      errorPage(
+        c,
+        400,
+        'This login cannot be finished',
+        'It was not started in this browser, or it was already finished. Start again from the demo page.',
+        'invalid_state',
+      )
     if (!q) return errorPage(c, 400, 'Invalid callback', 'The browser came back with a malformed answer.', 'invalid_callback')
     if (!q.state || q.state.length > 256 || !expected) return badState()
     if (!digestsEqual(await sha256(q.state), await sha256(expected))) return badState()
@@ -169,7 +182,12 @@ export const demoRoutes = new Hono<AppEnv>()
     if (!q.code) return errorPage(c, 400, 'Invalid callback', 'The browser came back with neither a code nor an error.', 'invalid_callback')
     let handle: string
     try {
-      const created = await brokerJson(originOf(c), '/v1/sessions', jsonPost(appAuth(demo.appId, demo.appSecret), { code: q.code }), Created)
+      const created = await brokerJson(
+        originOf(c),
+        '/v1/sessions',
+        jsonPost(appAuth(demo.appId, demo.appSecret), { code: q.code }),
+        Created,
+      )
       handle = created.session
     } catch (e) {
       if (isBrokerError(e)) return errorPage(c, 400, 'This login cannot be finished', e.description, e.code)

@@ -323,7 +323,9 @@ export class DeviceLogin extends DurableObject<Env> {
     await this.log('device_login_failed', { error: e.code })
     // The provider no longer knows the client: new logins must register again.
     if (e.providerCode === 'invalid_client' && loadConfig(this.env).staticRegistrations[r.issuer]?.client_id !== r.client.client_id) {
-      await this.env.REGISTRAR.getByName(r.issuer).forget(r.client.client_id).catch(() => {})
+      await this.env.REGISTRAR.getByName(r.issuer)
+        .forget(r.client.client_id)
+        .catch(() => {})
     }
   }
 

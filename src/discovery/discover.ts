@@ -53,7 +53,8 @@ export async function fetchIssuerMetadata(rt: Runtime, issuer: string): Promise<
       const ttlSeconds = ttlFromCacheControl(res.headers.get('cache-control'), TTL.min, TTL.max, TTL.dflt)
       const doc = await oauth.processDiscoveryResponse(url, res)
       // oauth4webapi compares parsed URLs; OpenID Discovery §4.3 asks for the identical string.
-      if (doc.issuer !== issuer) throw new BrokerError('discovery_failed', `${what} failed: the document's issuer does not equal the requested issuer.`)
+      if (doc.issuer !== issuer)
+        throw new BrokerError('discovery_failed', `${what} failed: the document's issuer does not equal the requested issuer.`)
       const metadata = checkMetadata(doc, source, rt.config.allowInsecure, what)
       return { value: { issuer, metadata, source }, ttlSeconds }
     }

@@ -16,7 +16,9 @@ export async function authenticateApp(config: Config, header: string | undefined
   const m = /^Basic ([A-Za-z0-9+/=]{1,1024})$/i.exec(header ?? '')
   let decoded = ''
   try {
-    decoded = m?.[1] ? new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(Uint8Array.from(atob(m[1]), (ch) => ch.charCodeAt(0))) : ''
+    decoded = m?.[1]
+      ? new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(Uint8Array.from(atob(m[1]), (ch) => ch.charCodeAt(0)))
+      : ''
   } catch {
     decoded = ''
   }

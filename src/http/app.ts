@@ -24,7 +24,14 @@ export function errorResponse(c: Ctx, e: unknown): Response {
   const wire = toWire(err, requestId)
   if (!(err instanceof BrokerError)) {
     // Server-side only: the name and message of an unexpected error, never its stack on the wire.
-    console.error(JSON.stringify({ level: 'error', request_id: requestId, error: (e as Error)?.name, message: String((e as Error)?.message ?? e).slice(0, 300) }))
+    console.error(
+      JSON.stringify({
+        level: 'error',
+        request_id: requestId,
+        error: (e as Error)?.name,
+        message: String((e as Error)?.message ?? e).slice(0, 300),
+      }),
+    )
   }
   for (const [k, v] of Object.entries(wire.headers)) c.header(k, v)
   c.header('Cache-Control', 'no-store')

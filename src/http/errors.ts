@@ -90,7 +90,8 @@ export function toWire(e: unknown, requestId: string): { status: ErrorStatus; bo
  * Errors do not keep their class across a Durable Object RPC, so objects answer with an
  * Outcome and the caller rethrows it as the same BrokerError.
  */
-export type Outcome<T> = { ok: true; value: T } | { ok: false; error: { code: ErrorCode; description: string; headers: Record<string, string> } }
+export type Outcome<T> =
+  { ok: true; value: T } | { ok: false; error: { code: ErrorCode; description: string; headers: Record<string, string> } }
 
 export async function settle<T>(work: () => Promise<T>): Promise<Outcome<T>> {
   try {

@@ -38,12 +38,25 @@ function backToApp(c: Ctx, returnTo: string, params: Record<string, string | und
 
 function errorParams(e: unknown, requestId: string): { error: string; error_description: string } {
   if (isBrokerError(e)) return { error: e.code, error_description: e.description }
-  console.error(JSON.stringify({ level: 'error', request_id: requestId, error: (e as Error)?.name, message: String((e as Error)?.message ?? e).slice(0, 300) }))
+  console.error(
+    JSON.stringify({
+      level: 'error',
+      request_id: requestId,
+      error: (e as Error)?.name,
+      message: String((e as Error)?.message ?? e).slice(0, 300),
+    }),
+  )
   return { error: 'server_error', error_description: `Unexpected error (request id ${requestId}).` }
 }
 
 const untrusted = (c: Ctx) =>
-  errorPage(c, 400, 'This login cannot start', 'The app or its return address is not known to this broker, so you were not sent anywhere.', 'invalid_request')
+  errorPage(
+    c,
+    400,
+    'This login cannot start',
+    'The app or its return address is not known to this broker, so you were not sent anywhere.',
+    'invalid_request',
+  )
 
 export const loginRoutes = new Hono<AppEnv>()
   .get('/v1/login', async (c) => {
@@ -82,7 +95,14 @@ export const loginRoutes = new Hono<AppEnv>()
     const rt = runtimeOf(c)
     const q = singleQuery(c)
     if (!q) return errorPage(c, 400, 'Invalid callback', 'The provider sent this browser back with a malformed answer.', 'invalid_callback')
-    const bad = () => errorPage(c, 400, 'This login cannot be finished', 'The login link is unknown, expired, already used or was started in another browser. Start the login again.', 'invalid_state')
+    const bad = () =>
+      errorPage(
+        c,
+        400,
+        'This login cannot be finished',
+        'The login link is unknown, expired, already used or was started in another browser. Start the login again.',
+        'invalid_state',
+      )
     if (!q.state || q.state.length > 8192) return bad()
     let login: PendingLogin
     try {
@@ -99,7 +119,13 @@ export const loginRoutes = new Hono<AppEnv>()
       deleteCookie(c, name, { path: '/', secure })
     }
     if (q.code === undefined && q.error === undefined) {
-      return errorPage(c, 400, 'Invalid callback', 'The provider sent this browser back with neither a code nor an error.', 'invalid_callback')
+      return errorPage(
+        c,
+        400,
+        'Invalid callback',
+        'The provider sent this browser back with neither a code nor an error.',
+        'invalid_callback',
+      )
     }
     try {
       const done = await completeLogin(c, rt, app, login, q.state)
@@ -120,9 +146,16 @@ export const loginRoutes = new Hono<AppEnv>()
   })
 
 /** → `{code}` for a new session, or `{scope}` when an existing session's scope was upgraded. */
-async function completeLogin(c: Ctx, rt: Runtime, app: App, login: PendingLogin, state: string): Promise<{ code: string } | { scope: string }> {
+async function completeLogin(
+  c: Ctx,
+  rt: Runtime,
+  app: App,
+  login: PendingLogin,
+  state: string,
+): Promise<{ code: string } | { scope: string }> {
   const d = await discoverTarget(rt, login.homeserver !== undefined ? { homeserver: login.homeserver } : { issuer: login.issuer })
-  if (d.issuer !== login.issuer) throw new BrokerError('authorization_failed', 'The homeserver now names another issuer. Start the login again.')
+  if (d.issuer !== login.issuer)
+    throw new BrokerError('authorization_failed', 'The homeserver now names another issuer. Start the login again.')
   const query = new URL(c.req.url).search.slice(1)
   try {
     validateCallback(d.metadata, login.client_id, query, state)
@@ -131,10 +164,17 @@ async function completeLogin(c: Ctx, rt: Runtime, app: App, login: PendingLogin,
       if (e.error === 'access_denied') throw new BrokerError('access_denied', 'The user cancelled the login.')
       throw new BrokerError('authorization_failed', `The provider refused the login: ${providerErrorCode(e) ?? 'error'}.`)
     }
-    throw new BrokerError('authorization_failed', 'The authorization response was refused: its issuer (RFC 9207 iss) or state does not match.')
+    throw new BrokerError(
+      'authorization_failed',
+      'The authorization response was refused: its issuer (RFC 9207 iss) or state does not match.',
+    )
   }
   const reg = await getRegistration(rt, app, d, new URL(login.redirect_uri).origin)
-  if (reg.client_id !== login.client_id) throw new BrokerError('authorization_failed', 'The broker’s registration at the provider changed during the login. Start the login again.')
+  if (reg.client_id !== login.client_id)
+    throw new BrokerError(
+      'authorization_failed',
+      'The broker’s registration at the provider changed during the login. Start the login again.',
+    )
   const input = {
     login,
     state,

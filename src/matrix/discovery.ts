@@ -91,12 +91,17 @@ async function resolveBase(rt: Runtime, server: string, what: string): Promise<s
     headers: { accept: 'application/json' },
   })
   if (res.status === 404) {
-    throw new BrokerError('no_authentication_issuer', `The server name ${server} does not point to a homeserver (no /.well-known/matrix/client).`)
+    throw new BrokerError(
+      'no_authentication_issuer',
+      `The server name ${server} does not point to a homeserver (no /.well-known/matrix/client).`,
+    )
   }
-  if (res.status !== 200) throw new BrokerError('discovery_failed', `${what} failed: /.well-known/matrix/client answered HTTP ${res.status}.`)
+  if (res.status !== 200)
+    throw new BrokerError('discovery_failed', `${what} failed: /.well-known/matrix/client answered HTTP ${res.status}.`)
   // The spec lets servers serve this file without a JSON content type; parse it regardless.
   const parsed = WellKnown.safeParse(await res.json().catch(() => undefined))
-  if (!parsed.success) throw new BrokerError('discovery_failed', `${what} failed: /.well-known/matrix/client has no valid m.homeserver.base_url.`)
+  if (!parsed.success)
+    throw new BrokerError('discovery_failed', `${what} failed: /.well-known/matrix/client has no valid m.homeserver.base_url.`)
   const base = new URL(parsed.data['m.homeserver'].base_url)
   const refused = refuseReason(base, rt.config.allowInsecure)
   if (refused) throw new BrokerError('discovery_failed', `${what} failed: the homeserver base URL is not allowed (${refused}).`)

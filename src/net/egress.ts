@@ -50,7 +50,10 @@ export function guardedFetch(policy: EgressPolicy): FetchLike {
         const method = (init.method ?? 'GET').toUpperCase()
         // Only GETs follow, only on the same origin: a provider must not bounce us elsewhere.
         if (method !== 'GET' || next.origin !== url.origin || hop >= MAX_REDIRECTS) {
-          throw new EgressError('redirect', `${url.origin} redirected to ${next.origin === url.origin ? 'itself too often' : 'another origin'}`)
+          throw new EgressError(
+            'redirect',
+            `${url.origin} redirected to ${next.origin === url.origin ? 'itself too often' : 'another origin'}`,
+          )
         }
         url = next
         continue

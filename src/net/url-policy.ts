@@ -26,7 +26,10 @@ function isSpecialIpv4(host: string): boolean {
   if (!ip) return false
   const [a = 0, b = 0] = ip
   return (
-    a === 0 || a === 10 || a === 127 || a >= 224 || // this-network, private, loopback, multicast/reserved
+    a === 0 ||
+    a === 10 ||
+    a === 127 ||
+    a >= 224 || // this-network, private, loopback, multicast/reserved
     (a === 100 && b >= 64 && b <= 127) || // CGNAT
     (a === 169 && b === 254) || // link-local (and cloud metadata)
     (a === 172 && b >= 16 && b <= 31) ||

@@ -70,7 +70,9 @@ export function buildClientMetadata(input: ClientMetadataInput): ClientMetadata 
       'authorization_code',
       'refresh_token',
       // RFC 8628, for POST /v1/device, where the provider offers it.
-      ...(provider.device_authorization_endpoint && (provider.grant_types_supported ?? []).includes(DEVICE_CODE_GRANT) ? [DEVICE_CODE_GRANT] : []),
+      ...(provider.device_authorization_endpoint && (provider.grant_types_supported ?? []).includes(DEVICE_CODE_GRANT)
+        ? [DEVICE_CODE_GRANT]
+        : []),
     ],
     response_types: ['code'],
     token_endpoint_auth_method: chooseAuthMethod(provider),

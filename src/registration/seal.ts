@@ -17,7 +17,12 @@ export async function toStored(r: Omit<Registration, 'source'>, hash: string, ke
   }
 }
 
-export async function fromStored(s: StoredRegistration, hash: string, keySpec: string | undefined, source: RegistrationSource): Promise<Registration> {
+export async function fromStored(
+  s: StoredRegistration,
+  hash: string,
+  keySpec: string | undefined,
+  source: RegistrationSource,
+): Promise<Registration> {
   const ring = await keyRing(keySpec)
   return {
     issuer: s.issuer,

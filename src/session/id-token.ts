@@ -52,13 +52,21 @@ export async function verifyIdTokenSignature(rt: Runtime, md: ProviderMetadata, 
   } catch (e) {
     const name = (e as { code?: string }).code ?? ''
     const why =
-      name === 'ERR_JWKS_NO_MATCHING_KEY' ? 'no key of the provider matches it'
-      : name === 'ERR_JOSE_ALG_NOT_ALLOWED' ? 'its algorithm is not allowed'
-      : name === 'ERR_JWKS_TIMEOUT' ? 'the provider keys could not be fetched in time'
-      : name === 'ERR_JWT_EXPIRED' ? 'it is expired'
-      : name.startsWith('ERR_JWKS') ? 'the provider keys could not be used'
-      : 'its signature or claims are invalid'
-    throw new BrokerError(name === 'ERR_JWKS_TIMEOUT' ? 'temporarily_unavailable' : 'authorization_failed', `The ID token was refused: ${why}.`)
+      name === 'ERR_JWKS_NO_MATCHING_KEY'
+        ? 'no key of the provider matches it'
+        : name === 'ERR_JOSE_ALG_NOT_ALLOWED'
+          ? 'its algorithm is not allowed'
+          : name === 'ERR_JWKS_TIMEOUT'
+            ? 'the provider keys could not be fetched in time'
+            : name === 'ERR_JWT_EXPIRED'
+              ? 'it is expired'
+              : name.startsWith('ERR_JWKS')
+                ? 'the provider keys could not be used'
+                : 'its signature or claims are invalid'
+    throw new BrokerError(
+      name === 'ERR_JWKS_TIMEOUT' ? 'temporarily_unavailable' : 'authorization_failed',
+      `The ID token was refused: ${why}.`,
+    )
   }
   // Neither library refuses a token issued in the future; OIDC Core §3.1.3.7 (10) lets us.
   if (iat === undefined || iat > Date.now() / 1000 + CLOCK_SKEW_SECONDS) {

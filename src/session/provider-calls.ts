@@ -34,7 +34,8 @@ export const asOf = (md: ProviderMetadata) => md as unknown as oauth.Authorizati
 
 /** A token endpoint answer as the broker keeps it: Bearer only, a believable lifetime. */
 export function toTokenSet(r: oauth.TokenEndpointResponse, claims?: oauth.IDToken): TokenSet {
-  if (r.token_type.toLowerCase() !== 'bearer') throw new BrokerError('authorization_failed', 'The provider issued a token type other than Bearer.')
+  if (r.token_type.toLowerCase() !== 'bearer')
+    throw new BrokerError('authorization_failed', 'The provider issued a token type other than Bearer.')
   if (r.expires_in !== undefined && (r.expires_in <= 0 || r.expires_in > MAX_EXPIRES_IN)) {
     throw new BrokerError('authorization_failed', 'The provider gave an access token lifetime that cannot be right.')
   }
@@ -112,11 +113,20 @@ export async function userinfo(rt: Runtime, md: ProviderMetadata, clientId: stri
 }
 
 /** RFC 7009. True when the provider confirmed; false when it has no revocation endpoint. */
-export async function revoke(rt: Runtime, md: ProviderMetadata, creds: ClientCreds, token: string, hint: 'access_token' | 'refresh_token'): Promise<boolean> {
+export async function revoke(
+  rt: Runtime,
+  md: ProviderMetadata,
+  creds: ClientCreds,
+  token: string,
+  hint: 'access_token' | 'refresh_token',
+): Promise<boolean> {
   if (!md.revocation_endpoint) return false
   const { client, auth } = clientOf({ ...creds, issuer: md.issuer, source: 'cached' })
   try {
-    const res = await oauth.revocationRequest(asOf(md), client, auth, token, { ...oauthOptions(rt), additionalParameters: { token_type_hint: hint } })
+    const res = await oauth.revocationRequest(asOf(md), client, auth, token, {
+      ...oauthOptions(rt),
+      additionalParameters: { token_type_hint: hint },
+    })
     await oauth.processRevocationResponse(res)
     return true
   } catch {

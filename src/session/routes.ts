@@ -42,7 +42,9 @@ export const sessionRoutes = new Hono<AppEnv>()
   .post('/v1/session/token', limitBody, async (c) => {
     const { stub, secret } = stubOf(c)
     const body = await readJson(c, TokenBody, { optional: true })
-    const answer = unwrap(await stub.token(secret, { min_ttl: body.min_ttl ?? 60, stale_token_sha256: body.stale_token_sha256, force: false }))
+    const answer = unwrap(
+      await stub.token(secret, { min_ttl: body.min_ttl ?? 60, stale_token_sha256: body.stale_token_sha256, force: false }),
+    )
     noStore(c)
     return c.json(answer)
   })
@@ -72,14 +74,23 @@ export const sessionRoutes = new Hono<AppEnv>()
     const ctx = unwrap(await stub.scopeContext(secret))
     const app = rt.config.apps.get(ctx.app)
     if (!app) throw new BrokerError('invalid_session', INVALID, bearerChallenge)
-    if (!app.return_urls.includes(body.return_to)) throw new BrokerError('invalid_request', 'return_to is not one of the app’s return URLs.')
+    if (!app.return_urls.includes(body.return_to))
+      throw new BrokerError('invalid_request', 'return_to is not one of the app’s return URLs.')
     // Ask for what the session has plus what is new, so the new tokens do not lose scope.
     const scope = [...new Set([...ctx.scope.split(' ').filter(Boolean), ...body.scope.split(' ')])].join(' ')
     const target = ctx.homeserver ? { homeserver: ctx.homeserver } : { issuer: ctx.issuer }
-    const start = await startLogin(rt, app, body.return_to, { ...target, ...(body.state !== undefined ? { state: body.state } : {}) }, originOf(c, rt), 'app', {
-      session_id: stubIdOf(c),
-      scope,
-    })
+    const start = await startLogin(
+      rt,
+      app,
+      body.return_to,
+      { ...target, ...(body.state !== undefined ? { state: body.state } : {}) },
+      originOf(c, rt),
+      'app',
+      {
+        session_id: stubIdOf(c),
+        scope,
+      },
+    )
     noStore(c)
     return c.json({ url: start.url, expires_at: start.expires_at })
   })
@@ -101,7 +112,10 @@ export const sessionRoutes = new Hono<AppEnv>()
     const d = await discoverTarget(rt, body, app)
     const reg = await getRegistration(rt, app, d, originOf(c, rt))
     if (reg.client_id !== body.client_id) {
-      throw new BrokerError('invalid_request', 'client_id is not the broker’s client at that provider: the broker could not refresh these tokens.')
+      throw new BrokerError(
+        'invalid_request',
+        'client_id is not the broker’s client at that provider: the broker could not refresh these tokens.',
+      )
     }
     const checked = await checkImportedTokens(rt, d, reg.client_id, body.tokens)
     const stub = rt.env.SESSION.get(rt.env.SESSION.newUniqueId())

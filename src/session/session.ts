@@ -14,14 +14,7 @@ import { deviceFromScope } from '../matrix/scopes'
 import { providerErrorCode } from '../net/provider-errors'
 import { whoami } from '../matrix/whoami'
 import { verifyIdTokenSignature } from './id-token'
-import {
-  type ClientCreds,
-  classifyRefreshFailure,
-  exchangeCode,
-  refreshGrant,
-  revoke,
-  type TokenSet,
-} from './provider-calls'
+import { type ClientCreds, classifyRefreshFailure, exchangeCode, refreshGrant, revoke, type TokenSet } from './provider-calls'
 import { SCHEMA_VERSION, type SealedTokens, type SessionRecord, sessionKeys } from './record'
 
 export const CODE_TTL_SECONDS = 60
@@ -106,7 +99,9 @@ export interface ScopeContext {
 const now = () => Math.floor(Date.now() / 1000)
 const ZERO = new Uint8Array(32)
 const invalidSession = () =>
-  new BrokerError('invalid_session', 'The session handle is unknown, revoked or malformed.', { 'WWW-Authenticate': 'Bearer realm="broker", error="invalid_token"' })
+  new BrokerError('invalid_session', 'The session handle is unknown, revoked or malformed.', {
+    'WWW-Authenticate': 'Bearer realm="broker", error="invalid_token"',
+  })
 const reauth = () =>
   new BrokerError('reauth_required', 'The provider no longer accepts this session’s refresh token: the user must log in again.', {
     'WWW-Authenticate': 'Bearer realm="broker", error="invalid_token"',
@@ -171,13 +166,22 @@ export class Session extends DurableObject<Env> {
       if (this.record) throw new BrokerError('invalid_state', 'This login was already completed. Start the login again.')
       const created = now()
       // Claimed before the first await: a concurrent replay sees it and is refused.
-      this.save({ v: SCHEMA_VERSION, state: 'pending', app: input.login.app, issuer: input.login.issuer, created_at: created, refresh_count: 0, cleanup_at: created + STATE_TTL_SECONDS })
+      this.save({
+        v: SCHEMA_VERSION,
+        state: 'pending',
+        app: input.login.app,
+        issuer: input.login.issuer,
+        created_at: created,
+        refresh_count: 0,
+        cleanup_at: created + STATE_TTL_SECONDS,
+      })
       await this.scheduleAlarm()
       try {
         return { code: await this.finishLogin(input, created) }
       } catch (e) {
         this.save({ ...this.record!, state: 'failed' })
-        if (e instanceof BrokerError && e.providerCode === 'invalid_client') await this.forgetClient(input.login.issuer, input.client.client_id)
+        if (e instanceof BrokerError && e.providerCode === 'invalid_client')
+          await this.forgetClient(input.login.issuer, input.client.client_id)
         throw e
       }
     })
@@ -245,7 +249,8 @@ export class Session extends DurableObject<Env> {
   completeScope(input: CompleteInput): Promise<Outcome<{ scope: string }>> {
     return settle(async () => {
       const r = this.record
-      if (!r || r.state !== 'active' || input.login.session_id !== this.id) throw new BrokerError('invalid_state', 'This session no longer exists.')
+      if (!r || r.state !== 'active' || input.login.session_id !== this.id)
+        throw new BrokerError('invalid_state', 'This session no longer exists.')
       if (r.completed_txns?.includes(input.login.txn)) throw new BrokerError('invalid_state', 'This authorization was already completed.')
       this.save({ ...r, completed_txns: [...(r.completed_txns ?? []).slice(-19), input.login.txn] })
       if (this.inflight) await this.inflight.catch(() => {})
@@ -276,7 +281,12 @@ export class Session extends DurableObject<Env> {
       }
       if (r.code.expires_at < now()) throw invalid()
       const handleSecret = randomToken(32)
-      const next: SessionRecord = { ...r, code: { ...r.code, used: true }, handle_sha256: await sha256Hex(handleSecret), last_used_at: now() }
+      const next: SessionRecord = {
+        ...r,
+        code: { ...r.code, used: true },
+        handle_sha256: await sha256Hex(handleSecret),
+        last_used_at: now(),
+      }
       delete next.cleanup_at
       this.save(next)
       this.lastUsed = now()
@@ -451,7 +461,13 @@ export class Session extends DurableObject<Env> {
       throw invalidSession()
     }
     const tokens = await this.sealTokens(fresh, latest.tokens)
-    const saved: SessionRecord = { ...this.record!, tokens, refreshed_at: now(), refresh_count: latest.refresh_count + 1, ...(fresh.scope ? { scope: fresh.scope } : {}) }
+    const saved: SessionRecord = {
+      ...this.record!,
+      tokens,
+      refreshed_at: now(),
+      refresh_count: latest.refresh_count + 1,
+      ...(fresh.scope ? { scope: fresh.scope } : {}),
+    }
     this.save(saved)
     this.backoffStep = 0
     this.backoffUntil = 0
@@ -467,7 +483,8 @@ export class Session extends DurableObject<Env> {
       // then dropped (the previous one stays as the id_token_hint).
       await verifyIdTokenSignature(rt, r.metadata, fresh.id_token, creds.client_id).catch(async () => {
         const cur = this.record
-        if (cur?.tokens && latest.tokens) this.save({ ...cur, tokens: { ...cur.tokens, ...(latest.tokens.id_token ? { id_token: latest.tokens.id_token } : {}) } })
+        if (cur?.tokens && latest.tokens)
+          this.save({ ...cur, tokens: { ...cur.tokens, ...(latest.tokens.id_token ? { id_token: latest.tokens.id_token } : {}) } })
       })
     }
     return this.answer(saved, fresh.access_token, true)
@@ -483,7 +500,9 @@ export class Session extends DurableObject<Env> {
   private async forgetClient(issuer: string, clientId: string) {
     const fixed = this.rt().config.staticRegistrations[issuer]
     if (fixed?.client_id === clientId) return // static credentials are the operator's to fix
-    await this.env.REGISTRAR.getByName(issuer).forget(clientId).catch(() => {})
+    await this.env.REGISTRAR.getByName(issuer)
+      .forget(clientId)
+      .catch(() => {})
   }
 
   private async markReauth(reason: string) {
@@ -500,7 +519,10 @@ export class Session extends DurableObject<Env> {
 
   // ---- logout, account, scope ------------------------------------------------------------
 
-  logout(secret: string, opts: { post_logout_redirect_uri?: string | undefined; state?: string | undefined }): Promise<Outcome<LogoutAnswer>> {
+  logout(
+    secret: string,
+    opts: { post_logout_redirect_uri?: string | undefined; state?: string | undefined },
+  ): Promise<Outcome<LogoutAnswer>> {
     return settle(async () => {
       const r = await this.authenticate(secret)
       const app = this.rt().config.apps.get(r.app)
@@ -554,7 +576,10 @@ export class Session extends DurableObject<Env> {
 
   override async fetch(request: Request): Promise<Response> {
     if (request.headers.get('upgrade')?.toLowerCase() !== 'websocket') {
-      return Response.json({ error: 'invalid_request', error_description: 'Expected a WebSocket upgrade.' }, { status: 400, headers: { 'cache-control': 'no-store' } })
+      return Response.json(
+        { error: 'invalid_request', error_description: 'Expected a WebSocket upgrade.' },
+        { status: 400, headers: { 'cache-control': 'no-store' } },
+      )
     }
     try {
       await this.authenticate(request.headers.get('x-broker-session-secret') ?? '')

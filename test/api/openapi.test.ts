@@ -15,7 +15,9 @@ describe('OpenAPI', () => {
     expect(res.status).toBe(200)
     const doc = await res.json<Doc>()
     expect(doc.openapi).toBe('3.1.0')
-    expect(doc.paths['/v1/session/token']?.post?.responses['200']).toMatchObject({ content: { 'application/json': { schema: { type: 'object' } } } })
+    expect(doc.paths['/v1/session/token']?.post?.responses['200']).toMatchObject({
+      content: { 'application/json': { schema: { type: 'object' } } },
+    })
   })
 
   it('documents every route the app serves', async () => {

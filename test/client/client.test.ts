@@ -38,7 +38,7 @@ describe('BrokerClient', () => {
     const s = client.session(created.session) // no cached token
     const tokens = await Promise.all(Array.from({ length: 20 }, () => s.getToken({ minTtl: 86_400 })))
     expect(new Set(tokens).size).toBe(1)
-    expect(((await lab.counts(p.id))['POST /token'] ?? 0)).toBe(2) // the code exchange + one refresh
+    expect((await lab.counts(p.id))['POST /token'] ?? 0).toBe(2) // the code exchange + one refresh
   })
 
   it('info, refresh, account, logout', async () => {

@@ -38,7 +38,14 @@ describe('the demo is off unless DEMO_APP_ID and DEMO_APP_SECRET are set', () =>
     expect(text).toContain('<main>')
     expect(text).not.toContain('/demo/')
     expect(text).toContain('<a href="/docs">')
-    for (const [method, path] of [['GET', '/demo/login?provider=local'], ['GET', '/demo/callback?code=x&state=y'], ['GET', '/demo/api/session'], ['POST', '/demo/api/logout'], ['GET', '/demo/api/token'], ['GET', '/demo/app.js']] as const) {
+    for (const [method, path] of [
+      ['GET', '/demo/login?provider=local'],
+      ['GET', '/demo/callback?code=x&state=y'],
+      ['GET', '/demo/api/session'],
+      ['POST', '/demo/api/logout'],
+      ['GET', '/demo/api/token'],
+      ['GET', '/demo/app.js'],
+    ] as const) {
       await expectError(await call(path, { method }), 404, 'not_found')
     }
   })
@@ -79,7 +86,12 @@ describe('the demo page', () => {
     expect(res.status).toBe(302)
     const to = new URL(res.headers.get('location')!)
     expect(to.origin + to.pathname).toBe(`${BROKER}/v1/login`)
-    expect(Object.fromEntries(to.searchParams)).toEqual({ app: APP.id, return_to: DEMO_CALLBACK, state: expect.stringMatching(/^[\w-]{43}$/), issuer: issuer() })
+    expect(Object.fromEntries(to.searchParams)).toEqual({
+      app: APP.id,
+      return_to: DEMO_CALLBACK,
+      state: expect.stringMatching(/^[\w-]{43}$/),
+      issuer: issuer(),
+    })
     const cookie = res.headers.getSetCookie().find((c) => c.startsWith(`${STATE_COOKIE}=`))!
     expect(cookie).toContain(`${STATE_COOKIE}=${to.searchParams.get('state')}`)
     expect(cookie).toMatch(/HttpOnly/i)
@@ -103,8 +115,14 @@ describe('the demo page', () => {
   })
 
   it('a demo app that does not list the callback is a clear page, not a broker refusal', async () => {
-    const apps = (JSON.parse(demoEnv.BROKER_APPS) as Array<{ id: string; return_urls: string[] }>).map((a) => ({ ...a, return_urls: a.return_urls.filter((u) => u !== DEMO_CALLBACK) }))
-    const res = await demoFetch('/demo/login?provider=local&issuer=&homeserver=', {}, { ...demoEnv, BROKER_APPS: JSON.stringify(apps) } as Env)
+    const apps = (JSON.parse(demoEnv.BROKER_APPS) as Array<{ id: string; return_urls: string[] }>).map((a) => ({
+      ...a,
+      return_urls: a.return_urls.filter((u) => u !== DEMO_CALLBACK),
+    }))
+    const res = await demoFetch('/demo/login?provider=local&issuer=&homeserver=', {}, {
+      ...demoEnv,
+      BROKER_APPS: JSON.stringify(apps),
+    } as Env)
     expect(await expectPage(res, 500, 'misconfigured')).toContain(DEMO_CALLBACK)
   })
 })
@@ -185,7 +203,11 @@ describe('GET /demo/callback', () => {
   it('an error from the broker is shown (escaped), never followed', async () => {
     const browser = new DemoBrowser()
     const state = await startLogin(browser)
-    const text = await expectPage(await browser.get(`${DEMO_CALLBACK}?state=${state}&error=access_denied&error_description=${encodeURIComponent('<b>no</b>')}`), 400, 'access_denied')
+    const text = await expectPage(
+      await browser.get(`${DEMO_CALLBACK}?state=${state}&error=access_denied&error_description=${encodeURIComponent('<b>no</b>')}`),
+      400,
+      'access_denied',
+    )
     expect(text).toContain('&lt;b&gt;no&lt;/b&gt;')
     const b2 = new DemoBrowser()
     const s2 = await startLogin(b2)

@@ -60,7 +60,11 @@ describe('GET /v1/discovery by issuer', () => {
     const fresh = await (await discover({ issuer: hostile('ok') })).json<{ metadata: Record<string, unknown> }>()
     const key = kvKeys.issuerMetadata(await sha256Hex(p.issuer))
     const now = Date.now()
-    const stale = { value: { issuer: p.issuer, source: 'openid-configuration', metadata: { ...fresh.metadata, issuer: p.issuer, x_marker: 'stale' } }, freshUntil: now - 1000, staleUntil: now + 60_000 }
+    const stale = {
+      value: { issuer: p.issuer, source: 'openid-configuration', metadata: { ...fresh.metadata, issuer: p.issuer, x_marker: 'stale' } },
+      freshUntil: now - 1000,
+      staleUntil: now + 60_000,
+    }
     await env.CACHE.put(key, JSON.stringify(stale))
     const first = await (await discover({ issuer: p.issuer })).json<{ metadata: Record<string, unknown> }>()
     expect(first.metadata.x_marker).toBe('stale')

@@ -126,7 +126,10 @@ async function drive(page: Page, broker: string, issuer: string): Promise<string
   const cookies = await page.context().cookies(broker)
   const handle = cookies.find((c) => c.name.endsWith('demo-session'))
   expect(handle !== undefined && handle.httpOnly && handle.sameSite === 'Lax', 'the session cookie is not HttpOnly + SameSite=Lax')
-  expect(!(await page.content()).includes(handle!.value) && !String(await page.evaluate('document.cookie')).includes('demo-session'), 'the handle reached the page')
+  expect(
+    !(await page.content()).includes(handle!.value) && !String(await page.evaluate('document.cookie')).includes('demo-session'),
+    'the handle reached the page',
+  )
   done.push('handle hidden')
 
   step = 'live events connected'
@@ -166,7 +169,9 @@ async function drive(page: Page, broker: string, issuer: string): Promise<string
 
 async function main(): Promise<number> {
   if (!ensureChromium()) {
-    console.log(`e2e: SKIP — ${CHROMIUM} is missing and cannot be installed here (needs root and apt-get). Install Debian's chromium to run this test.`)
+    console.log(
+      `e2e: SKIP — ${CHROMIUM} is missing and cannot be installed here (needs root and apt-get). Install Debian's chromium to run this test.`,
+    )
     return 0
   }
   const [port, providerPort] = [await freePort(), await freePort()]
@@ -182,7 +187,16 @@ async function main(): Promise<number> {
   step = 'launch chromium'
   browser = await chromium.launch({
     executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
   })
   const context = await browser.newContext({ viewport: { width: 900, height: 900 } })
   context.setDefaultTimeout(STEP_TIMEOUT_MS)
@@ -192,7 +206,9 @@ async function main(): Promise<number> {
   page.on('console', (m) => m.type() === 'error' && pageErrors.push(m.text()))
   const done = await drive(page, broker, issuer!)
   expect(pageErrors.length === 0, `the page logged errors: ${pageErrors.join(' | ').slice(0, 300)}`)
-  console.log(`e2e: PASS — ${done.join(', ')} in ${((Date.now() - started) / 1000).toFixed(1)} s; screenshot ${SCREENSHOT.slice(ROOT.length + 1)}`)
+  console.log(
+    `e2e: PASS — ${done.join(', ')} in ${((Date.now() - started) / 1000).toFixed(1)} s; screenshot ${SCREENSHOT.slice(ROOT.length + 1)}`,
+  )
   return 0
 }
 

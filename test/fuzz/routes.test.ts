@@ -22,11 +22,40 @@ const defuse = (v: string) => (/^https?:/i.test(v) || /^[A-Za-z0-9.:[\]-]+$/.tes
 const junk = fc.oneof(
   fc.string(),
   fc.string({ unit: 'grapheme', maxLength: 50 }),
-  fc.constantFrom('%', '%E0%A4%A', '%00', '%FF%FE', '../../', '<script>alert(1)</script>', 'javascript:alert(1)', '\u0000', 'a'.repeat(9000)),
+  fc.constantFrom(
+    '%',
+    '%E0%A4%A',
+    '%00',
+    '%FF%FE',
+    '../../',
+    '<script>alert(1)</script>',
+    'javascript:alert(1)',
+    '\u0000',
+    'a'.repeat(9000),
+  ),
   fc.stringMatching(/^[%A-Fa-f0-9&=+]{0,40}$/),
 )
-const key = fc.oneof(fc.constantFrom('issuer', 'homeserver', 'app', 'return_to', 'state', 'prompt', 'login_hint', 'device_id', 'scope', 'code', 'error', 'iss', 'action'), fc.string({ maxLength: 12 }))
-const rawQuery = fc.array(fc.tuple(key, junk), { maxLength: 8 }).map((pairs) => pairs.map(([k, v]) => `${encodeURIComponent(k)}=${defuse(v)}`).join('&'))
+const key = fc.oneof(
+  fc.constantFrom(
+    'issuer',
+    'homeserver',
+    'app',
+    'return_to',
+    'state',
+    'prompt',
+    'login_hint',
+    'device_id',
+    'scope',
+    'code',
+    'error',
+    'iss',
+    'action',
+  ),
+  fc.string({ maxLength: 12 }),
+)
+const rawQuery = fc
+  .array(fc.tuple(key, junk), { maxLength: 8 })
+  .map((pairs) => pairs.map(([k, v]) => `${encodeURIComponent(k)}=${defuse(v)}`).join('&'))
 const encodedQuery = fc.array(fc.tuple(key, junk), { maxLength: 8 }).map((pairs) => {
   const q = new URLSearchParams()
   for (const [k, v] of pairs) q.append(k, defuse(v))
@@ -99,11 +128,23 @@ describe('fuzz: bodies', () => {
   const body = fc.oneof(
     fc.jsonValue().map((v) => JSON.stringify(v)),
     fc.object().map((v) => JSON.stringify(v)),
-    fc.record({ issuer: junk.map(defuse), code: junk, scope: junk, return_to: junk, min_ttl: fc.oneof(fc.integer(), fc.double(), fc.string()) }, { requiredKeys: [] }).map((v) => JSON.stringify(v)),
+    fc
+      .record(
+        { issuer: junk.map(defuse), code: junk, scope: junk, return_to: junk, min_ttl: fc.oneof(fc.integer(), fc.double(), fc.string()) },
+        { requiredKeys: [] },
+      )
+      .map((v) => JSON.stringify(v)),
     deep,
     junk,
   )
-  const contentType = fc.constantFrom('application/json', 'application/json; charset=utf-8', 'text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', '')
+  const contentType = fc.constantFrom(
+    'application/json',
+    'application/json; charset=utf-8',
+    'text/plain',
+    'application/x-www-form-urlencoded',
+    'multipart/form-data; boundary=x',
+    '',
+  )
   it.each(posts)('POST %s', async (path, auth) => {
     await fc.assert(
       fc.asyncProperty(body, contentType, async (b, type) => {
@@ -131,28 +172,49 @@ describe('fuzz: bodies', () => {
 })
 
 describe('fuzz: methods and headers', () => {
-  const paths = ['/healthz', '/v1/discovery', '/v1/registrations', '/v1/login', '/v1/callback', '/v1/sessions', '/v1/session', '/v1/session/token', '/v1/session/logout', '/nope', '/apps/demo']
+  const paths = [
+    '/healthz',
+    '/v1/discovery',
+    '/v1/registrations',
+    '/v1/login',
+    '/v1/callback',
+    '/v1/sessions',
+    '/v1/session',
+    '/v1/session/token',
+    '/v1/session/logout',
+    '/nope',
+    '/apps/demo',
+  ]
   it('wrong methods → 404/405, never 5xx', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.constantFrom(...paths), fc.constantFrom('PUT', 'PATCH', 'DELETE', 'OPTIONS', 'GET', 'POST'), async (path, method) => {
-        await checkAnswer(await call(path, { method }), { allowRedirect: trustedRedirect })
-      }),
+      fc.asyncProperty(
+        fc.constantFrom(...paths),
+        fc.constantFrom('PUT', 'PATCH', 'DELETE', 'OPTIONS', 'GET', 'POST'),
+        async (path, method) => {
+          await checkAnswer(await call(path, { method }), { allowRedirect: trustedRedirect })
+        },
+      ),
       params,
     )
   })
 
   it('hostile Authorization headers', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.constantFrom('/v1/session', '/v1/registrations'), junk.filter((s) => !/[\r\n\0]/.test(s)), fc.constantFrom('Bearer ', 'Basic ', ''), async (path, value, scheme) => {
-        let headers: Record<string, string>
-        try {
-          headers = { authorization: `${scheme}${value}`.slice(0, 8000) }
-          new Headers(headers)
-        } catch {
-          return // not a header value a client could send
-        }
-        await checkAnswer(await call(path, { method: path === '/v1/registrations' ? 'POST' : 'GET', headers }))
-      }),
+      fc.asyncProperty(
+        fc.constantFrom('/v1/session', '/v1/registrations'),
+        junk.filter((s) => !/[\r\n\0]/.test(s)),
+        fc.constantFrom('Bearer ', 'Basic ', ''),
+        async (path, value, scheme) => {
+          let headers: Record<string, string>
+          try {
+            headers = { authorization: `${scheme}${value}`.slice(0, 8000) }
+            new Headers(headers)
+          } catch {
+            return // not a header value a client could send
+          }
+          await checkAnswer(await call(path, { method: path === '/v1/registrations' ? 'POST' : 'GET', headers }))
+        },
+      ),
       params,
     )
   })

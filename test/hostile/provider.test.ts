@@ -65,10 +65,16 @@ describe('hostile provider: refresh', () => {
   it('a refresh answer without a refresh token keeps the old one', async () => {
     const s = await newSession({ issuer: op('ok') })
     const stub = env.SESSION.get(env.SESSION.idFromString(s.session_id))
-    const before = await runInDurableObject(stub, (_o, st) => st.storage.kv.get<{ tokens: { refresh_token: string } }>('session')!.tokens.refresh_token)
+    const before = await runInDurableObject(
+      stub,
+      (_o, st) => st.storage.kv.get<{ tokens: { refresh_token: string } }>('session')!.tokens.refresh_token,
+    )
     const res = await call('/v1/session/refresh', { method: 'POST', headers: bearer(s.session) })
     expect(res.status).toBe(200)
-    const after = await runInDurableObject(stub, (_o, st) => st.storage.kv.get<{ tokens: { refresh_token: string } }>('session')!.tokens.refresh_token)
+    const after = await runInDurableObject(
+      stub,
+      (_o, st) => st.storage.kv.get<{ tokens: { refresh_token: string } }>('session')!.tokens.refresh_token,
+    )
     expect(after).toBe(before)
     // and it still works the next time
     expect((await call('/v1/session/refresh', { method: 'POST', headers: bearer(s.session) })).status).toBe(200)

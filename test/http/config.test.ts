@@ -37,7 +37,6 @@ describe('configuration', () => {
     if (typeof value === 'string') expect(description).not.toContain(value)
   })
 
-
   it('health does not depend on config', async () => {
     const res = await fetchWith({ BROKER_APPS: 'broken' }, '/healthz')
     expect(res.status).toBe(200)

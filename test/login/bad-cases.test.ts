@@ -38,7 +38,8 @@ async function earlyFailure(params: Record<string, string>): Promise<URL> {
 describe('GET /v1/login: untrusted app or return_to → 400 page, never a redirect', () => {
   const q = (over: Record<string, string | undefined>) => {
     const p = new URLSearchParams()
-    for (const [k, v] of Object.entries({ app: APP.id, return_to: DEMO_RETURN, issuer: issuer(), ...over })) if (v !== undefined) p.set(k, v)
+    for (const [k, v] of Object.entries({ app: APP.id, return_to: DEMO_RETURN, issuer: issuer(), ...over }))
+      if (v !== undefined) p.set(k, v)
     return `/v1/login?${p}`
   }
   it.each([
@@ -142,10 +143,22 @@ describe('GET /v1/callback: state', () => {
 
   it('an expired state → 400 invalid_state page', async () => {
     const old = Math.floor(Date.now() / 1000) - 601
-    const state = await sealState(STATE_SECRET, {
-      txn: 'expired-txn-0123456789', app: APP.id, return_to: DEMO_RETURN, issuer: issuer(), client_id: 'x', redirect_uri: `${BROKER}/v1/callback`,
-      code_verifier: 'v', nonce: 'n', scope: 'openid', binding: 'app',
-    }, old)
+    const state = await sealState(
+      STATE_SECRET,
+      {
+        txn: 'expired-txn-0123456789',
+        app: APP.id,
+        return_to: DEMO_RETURN,
+        issuer: issuer(),
+        client_id: 'x',
+        redirect_uri: `${BROKER}/v1/callback`,
+        code_verifier: 'v',
+        nonce: 'n',
+        scope: 'openid',
+        binding: 'app',
+      },
+      old,
+    )
     await expectPage(await call(`/v1/callback?code=abc&state=${state}`), 400, 'invalid_state')
   })
 
@@ -239,7 +252,8 @@ describe('GET /v1/callback: provider answers', () => {
   })
 
   it('an unknown kid triggers one JWKS refetch, not more', async () => {
-    const counts = async () => (await (await fetch(`${op('unknown-kid')}/__counts`)).json<Record<string, number>>())['unknown-kid GET /jwks'] ?? 0
+    const counts = async () =>
+      (await (await fetch(`${op('unknown-kid')}/__counts`)).json<Record<string, number>>())['unknown-kid GET /jwks'] ?? 0
     const before = await counts()
     await browserLogin({ issuer: op('unknown-kid') })
     expect((await counts()) - before).toBeLessThanOrEqual(2)
@@ -261,7 +275,9 @@ describe('POST /v1/sessions', () => {
     const code = await freshCode()
     const first = await (await redeem(code)).json<{ access_token: string }>()
     await expectError(await redeem(code), 400, 'invalid_grant')
-    const introspected = await (await fetch(`${inject('labUrl')}/providers/0/introspect`, { method: 'POST', body: first.access_token })).json()
+    const introspected = await (
+      await fetch(`${inject('labUrl')}/providers/0/introspect`, { method: 'POST', body: first.access_token })
+    ).json()
     expect(introspected).toMatchObject({ active: false })
   })
 
@@ -306,7 +322,11 @@ describe('POST /v1/sessions', () => {
 
   it('body errors', async () => {
     await expectError(await postJson('/v1/sessions', { code: 5 }, { authorization: basic(APP) }), 400, 'invalid_request')
-    await expectError(await call('/v1/sessions', { method: 'POST', headers: { authorization: basic(APP) }, body: 'code=x' }), 415, 'unsupported_media_type')
+    await expectError(
+      await call('/v1/sessions', { method: 'POST', headers: { authorization: basic(APP) }, body: 'code=x' }),
+      415,
+      'unsupported_media_type',
+    )
   })
 })
 

@@ -5,10 +5,16 @@ import { basic, BROKER, bearer, call, expectError, introspect, issuer, lab, post
 import { APP_ORIGIN, Browser, newSession, untilCallback } from '../browser'
 
 const logout = (handle: string, body?: unknown) =>
-  call('/v1/session/logout', { method: 'POST', headers: { ...bearer(handle), ...(body ? { 'content-type': 'application/json' } : {}) }, ...(body ? { body: JSON.stringify(body) } : {}) })
+  call('/v1/session/logout', {
+    method: 'POST',
+    headers: { ...bearer(handle), ...(body ? { 'content-type': 'application/json' } : {}) },
+    ...(body ? { body: JSON.stringify(body) } : {}),
+  })
 
 async function openEvents(handle: string) {
-  const res = await exports.default.fetch(new Request(`${BROKER}/v1/session/events`, { headers: { upgrade: 'websocket', ...bearer(handle) } }))
+  const res = await exports.default.fetch(
+    new Request(`${BROKER}/v1/session/events`, { headers: { upgrade: 'websocket', ...bearer(handle) } }),
+  )
   expect(res.status).toBe(101)
   const ws = res.webSocket!
   ws.accept()
@@ -90,7 +96,9 @@ describe('GET /v1/session/events', () => {
   it('tokens_refreshed on refresh, logged_out on logout', async () => {
     const s = await newSession({ issuer: (await lab.spawn()).issuer })
     const ev = await openEvents(s.session)
-    const refreshed = await (await call('/v1/session/refresh', { method: 'POST', headers: bearer(s.session) })).json<{ expires_at: number }>()
+    const refreshed = await (
+      await call('/v1/session/refresh', { method: 'POST', headers: bearer(s.session) })
+    ).json<{ expires_at: number }>()
     await ev.until(() => ev.messages.length >= 1)
     expect(ev.messages[0]).toEqual({ type: 'tokens_refreshed', expires_at: refreshed.expires_at })
     await logout(s.session)
@@ -110,9 +118,15 @@ describe('GET /v1/session/events', () => {
 
   it('the handle is checked at upgrade; a browser may send it as a subprotocol', async () => {
     const s = await newSession({ issuer: (await lab.spawn()).issuer })
-    const bad = await exports.default.fetch(new Request(`${BROKER}/v1/session/events`, { headers: { upgrade: 'websocket', ...bearer(`${s.session_id}.${'A'.repeat(43)}`) } }))
+    const bad = await exports.default.fetch(
+      new Request(`${BROKER}/v1/session/events`, { headers: { upgrade: 'websocket', ...bearer(`${s.session_id}.${'A'.repeat(43)}`) } }),
+    )
     await expectError(bad, 401, 'invalid_session')
-    const ok = await exports.default.fetch(new Request(`${BROKER}/v1/session/events`, { headers: { upgrade: 'websocket', 'sec-websocket-protocol': `broker, session.${s.session}` } }))
+    const ok = await exports.default.fetch(
+      new Request(`${BROKER}/v1/session/events`, {
+        headers: { upgrade: 'websocket', 'sec-websocket-protocol': `broker, session.${s.session}` },
+      }),
+    )
     expect(ok.status).toBe(101)
     expect(ok.headers.get('sec-websocket-protocol')).toBe('broker')
     ok.webSocket!.accept()
@@ -140,7 +154,11 @@ describe('GET /v1/session/account', () => {
 
   it('an action the provider does not list → 400', async () => {
     const s = await newSession({ issuer: (await lab.spawn()).issuer })
-    await expectError(await call('/v1/session/account?action=org.matrix.cross_signing_reset', { headers: bearer(s.session) }), 400, 'invalid_request')
+    await expectError(
+      await call('/v1/session/account?action=org.matrix.cross_signing_reset', { headers: bearer(s.session) }),
+      400,
+      'invalid_request',
+    )
     await expectError(await call('/v1/session/account?action=%3Cx%3E', { headers: bearer(s.session) }), 400, 'invalid_request')
   })
 
@@ -177,7 +195,9 @@ describe('POST /v1/session/scope', () => {
     const { browserLogin, redeem } = await import('../browser')
     const back = await browserLogin({ issuer: p.issuer }, browser)
     const s = await (await redeem(back.searchParams.get('code')!)).json<{ session: string }>()
-    const { url } = await (await postJson('/v1/session/scope', { scope: 'email', return_to: DEMO_RETURN }, bearer(s.session))).json<{ url: string }>()
+    const { url } = await (
+      await postJson('/v1/session/scope', { scope: 'email', return_to: DEMO_RETURN }, bearer(s.session))
+    ).json<{ url: string }>()
     // Drive to the broker's callback, then use it twice.
     let next = url
     for (let i = 0; i < 20 && new URL(next).origin !== BROKER; i++) {
@@ -205,7 +225,10 @@ describe('POST /v1/sessions/import', () => {
     const { env } = await import('cloudflare:workers')
     const { runInDurableObject } = await import('cloudflare:test')
     return runInDurableObject(env.SESSION.get(env.SESSION.idFromString(s.session_id)), async (o) => {
-      const obj = o as unknown as { record: { client: { client_id: string }; tokens: { refresh_token: string; id_token: string } }; open(v: string, w: string): Promise<string> }
+      const obj = o as unknown as {
+        record: { client: { client_id: string }; tokens: { refresh_token: string; id_token: string } }
+        open(v: string, w: string): Promise<string>
+      }
       return {
         client_id: obj.record.client.client_id,
         tokens: {
@@ -234,10 +257,28 @@ describe('POST /v1/sessions/import', () => {
   })
 
   it.each([
-    ['a rejected access token', (t: { tokens: Record<string, string> }) => ({ ...t, tokens: { ...t.tokens, access_token: 'not-a-token' } }), 400, 'invalid_grant'],
+    [
+      'a rejected access token',
+      (t: { tokens: Record<string, string> }) => ({ ...t, tokens: { ...t.tokens, access_token: 'not-a-token' } }),
+      400,
+      'invalid_grant',
+    ],
     ['another client_id', (t: Record<string, unknown>) => ({ ...t, client_id: 'someone-else' }), 400, 'invalid_request'],
-    ['an id_token of another issuer', (t: { tokens: Record<string, string> }) => ({ ...t, tokens: { ...t.tokens, id_token: 'eyJhbGciOiJub25lIn0.eyJpc3MiOiJodHRwczovL2V2aWwifQ.' } }), 400, 'invalid_request'],
-    ['no refresh token', (t: { tokens: Record<string, string> }) => ({ ...t, tokens: { access_token: t.tokens.access_token } }), 400, 'invalid_request'],
+    [
+      'an id_token of another issuer',
+      (t: { tokens: Record<string, string> }) => ({
+        ...t,
+        tokens: { ...t.tokens, id_token: 'eyJhbGciOiJub25lIn0.eyJpc3MiOiJodHRwczovL2V2aWwifQ.' },
+      }),
+      400,
+      'invalid_request',
+    ],
+    [
+      'no refresh token',
+      (t: { tokens: Record<string, string> }) => ({ ...t, tokens: { access_token: t.tokens.access_token } }),
+      400,
+      'invalid_request',
+    ],
     ['no provider', (t: Record<string, unknown>) => ({ client_id: t.client_id, tokens: t.tokens }), 400, 'invalid_request'],
   ])('%s → %i %s', async (_n, mutate, status, code) => {
     const p = await lab.spawn()

@@ -7,7 +7,11 @@ import { newSession } from '../browser'
 type Answer = { access_token: string; token_type: string; expires_at: number | null; scope: string; refreshed: boolean }
 
 const token = (handle: string, body?: unknown) =>
-  call('/v1/session/token', { method: 'POST', headers: { ...bearer(handle), ...(body ? { 'content-type': 'application/json' } : {}) }, ...(body ? { body: JSON.stringify(body) } : {}) })
+  call('/v1/session/token', {
+    method: 'POST',
+    headers: { ...bearer(handle), ...(body ? { 'content-type': 'application/json' } : {}) },
+    ...(body ? { body: JSON.stringify(body) } : {}),
+  })
 const refresh = (handle: string) => call('/v1/session/refresh', { method: 'POST', headers: bearer(handle) })
 const refreshGrants = async (id: number) => (await lab.counts(id))['POST /token'] ?? 0
 const stub = (handle: string) => env.SESSION.get(env.SESSION.idFromString(handle.split('.')[0]!))
@@ -33,7 +37,13 @@ describe('POST /v1/session/token and /refresh', () => {
     const res = await token(s.session)
     expect(res.status).toBe(200)
     expect(res.headers.get('cache-control')).toBe('no-store')
-    expect(await res.json()).toEqual({ access_token: s.access_token, token_type: 'Bearer', expires_at: s.expires_at, scope: s.scope, refreshed: false })
+    expect(await res.json()).toEqual({
+      access_token: s.access_token,
+      token_type: 'Bearer',
+      expires_at: s.expires_at,
+      scope: s.scope,
+      refreshed: false,
+    })
   })
 
   it('1,000 concurrent refreshes → one refresh grant at the provider, one new token for all', async () => {
@@ -234,7 +244,11 @@ describe('POST /v1/session/token and /refresh', () => {
     await expectError(await token(s.session, { min_ttl: -1 }), 400, 'invalid_request')
     await expectError(await token(s.session, { stale_token_sha256: 'zz' }), 400, 'invalid_request')
     await expectError(await token(s.session, { min_ttl: 1, extra: true }), 400, 'invalid_request')
-    await expectError(await call('/v1/session/token', { method: 'POST', headers: { ...bearer(s.session), 'content-type': 'text/plain' }, body: 'x' }), 415, 'unsupported_media_type')
+    await expectError(
+      await call('/v1/session/token', { method: 'POST', headers: { ...bearer(s.session), 'content-type': 'text/plain' }, body: 'x' }),
+      415,
+      'unsupported_media_type',
+    )
     await expectError(await postJson('/v1/session/refresh', { x: 1 }, bearer(s.session)), 400, 'invalid_request')
   })
 })

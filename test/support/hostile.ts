@@ -18,7 +18,12 @@ export async function startHostile(shared: LabProvider): Promise<Hostile> {
   const realIssuer = shared.issuer
   const real = (await (await fetch(`${realIssuer}/.well-known/openid-configuration`)).json()) as Record<string, unknown>
   const timers = new Set<NodeJS.Timeout>()
-  const server = createServer((req, res) => handle(req, res).catch(() => { res.statusCode = 500; res.end() }))
+  const server = createServer((req, res) =>
+    handle(req, res).catch(() => {
+      res.statusCode = 500
+      res.end()
+    }),
+  )
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
   const mint = await createMintOp(base)

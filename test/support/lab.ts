@@ -50,7 +50,10 @@ export async function spawnProvider(opts: SpawnOptions = {}): Promise<LabProvide
       if (fault.status === undefined) {
         // Delay only: hold the request, then let the provider answer it.
         req.pause()
-        setTimeout(() => { req.resume(); p.server.emit('request-after-fault', req, res) }, fault.delayMs ?? 0)
+        setTimeout(() => {
+          req.resume()
+          p.server.emit('request-after-fault', req, res)
+        }, fault.delayMs ?? 0)
         return true
       }
       setTimeout(() => {
@@ -105,7 +108,11 @@ export async function startLab(): Promise<{ url: string; server: Server; provide
         const at = await pt.provider.AccessToken.find(token)
         const rt = at ? undefined : await pt.provider.RefreshToken.find(token)
         const found = at ?? rt
-        return send(200, { active: !!found && !found.isExpired && !(rt && rt.consumed), kind: at ? 'access_token' : rt ? 'refresh_token' : null, scope: found?.scope ?? null })
+        return send(200, {
+          active: !!found && !found.isExpired && !(rt && rt.consumed),
+          kind: at ? 'access_token' : rt ? 'refresh_token' : null,
+          scope: found?.scope ?? null,
+        })
       }
       const rv = /^\/providers\/(\d+)\/revoke$/.exec(path)
       const prv = rv ? providers[Number(rv[1])] : undefined

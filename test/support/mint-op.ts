@@ -125,7 +125,16 @@ export async function createMintOp(base: string) {
         })
         return true
       case '/reg':
-        json(res, { client_id: `mint-${randomBytes(6).toString('hex')}`, client_secret: randomBytes(16).toString('hex'), token_endpoint_auth_method: 'client_secret_basic', client_secret_expires_at: 0 }, 201)
+        json(
+          res,
+          {
+            client_id: `mint-${randomBytes(6).toString('hex')}`,
+            client_secret: randomBytes(16).toString('hex'),
+            token_endpoint_auth_method: 'client_secret_basic',
+            client_secret_expires_at: 0,
+          },
+          201,
+        )
         return true
       case '/authorize': {
         const q = url.searchParams
