@@ -18,7 +18,8 @@ const apps = [
   {
     id: demo.id,
     secret_sha256: createHash('sha256').update(demo.secret).digest('hex'),
-    return_urls: [`${broker}/demo/callback`, `http://localhost:${BROKER_PORT}/demo/callback`],
+    // The last one is `npm run login`'s loopback listener.
+    return_urls: [`${broker}/demo/callback`, `http://localhost:${BROKER_PORT}/demo/callback`, 'http://127.0.0.1:8976/callback'],
     client_name: 'Broker demo app',
     client_uri: broker,
   },
