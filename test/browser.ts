@@ -7,11 +7,14 @@ import { APP, DEMO_RETURN } from './constants'
 export class Browser {
   private jar = new Map<string, Map<string, string>>()
 
-  async get(url: string): Promise<Response> {
-    const u = new URL(url)
-    const cookies = [...(this.jar.get(u.host) ?? new Map())].map(([k, v]) => `${k}=${v}`).join('; ')
-    const init: RequestInit = { redirect: 'manual', headers: cookies ? { cookie: cookies } : {} }
-    const res = u.origin === BROKER ? await exports.default.fetch(new Request(url, init)) : await fetch(url, init)
+  /** `broker` answers requests for the broker's origin (default: the Worker under test). */
+  constructor(private readonly broker: (req: Request) => Promise<Response> = (req) => exports.default.fetch(req)) {}
+
+  async get(url: string, headers: Record<string, string> = {}, method = 'GET'): Promise<Response> {
+    const u = new URL(url, BROKER)
+    const cookie = [...this.cookies(u.host)].map(([k, v]) => `${k}=${v}`).join('; ')
+    const init: RequestInit = { method, redirect: 'manual', headers: { ...headers, ...(cookie ? { cookie } : {}) } }
+    const res = u.origin === BROKER ? await this.broker(new Request(u.href, init)) : await fetch(u.href, init)
     for (const line of res.headers.getSetCookie()) {
       const [pair = '', ...attrs] = line.split(';')
       const eq = pair.indexOf('=')
@@ -42,8 +45,14 @@ export class Browser {
     throw new Error('too many redirects')
   }
 
-  cookies(host: string): Map<string, string> {
+  cookies(host = new URL(BROKER).host): Map<string, string> {
     return this.jar.get(host) ?? new Map()
+  }
+
+  setCookie(name: string, value: string, host = new URL(BROKER).host) {
+    const jar = this.jar.get(host) ?? new Map<string, string>()
+    jar.set(name, value)
+    this.jar.set(host, jar)
   }
 }
 

@@ -3,7 +3,7 @@
 import { Hono } from 'hono'
 import { HTTPException } from 'hono/http-exception'
 import { logHash } from '../crypto/hash'
-import { BrokerError, type ErrorCode, toWire } from './errors'
+import { BrokerError, type ErrorCode, logUnexpected, toWire } from './errors'
 import type { AppEnv, Ctx } from './types'
 
 const HTTP_CODES: Partial<Record<number, ErrorCode>> = {
@@ -22,17 +22,7 @@ export function errorResponse(c: Ctx, e: unknown): Response {
     err = code ? new BrokerError(code, 'The request could not be processed.') : e
   }
   const wire = toWire(err, requestId)
-  if (!(err instanceof BrokerError)) {
-    // Server-side only: the name and message of an unexpected error, never its stack on the wire.
-    console.error(
-      JSON.stringify({
-        level: 'error',
-        request_id: requestId,
-        error: (e as Error)?.name,
-        message: String((e as Error)?.message ?? e).slice(0, 300),
-      }),
-    )
-  }
+  if (!(err instanceof BrokerError)) logUnexpected(e, requestId)
   for (const [k, v] of Object.entries(wire.headers)) c.header(k, v)
   c.header('Cache-Control', 'no-store')
   return c.json(wire.body, wire.status)

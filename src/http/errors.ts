@@ -74,6 +74,18 @@ export function isBrokerError(e: unknown): e is BrokerError {
   return e instanceof BrokerError
 }
 
+/** Server-side only: the name and message of an unexpected error, never its stack on the wire. */
+export function logUnexpected(e: unknown, requestId: string): void {
+  console.error(
+    JSON.stringify({
+      level: 'error',
+      request_id: requestId,
+      error: (e as Error)?.name,
+      message: String((e as Error)?.message ?? e).slice(0, 300),
+    }),
+  )
+}
+
 /** Anything thrown → the wire body and status. Unknown errors keep only the request id. */
 export function toWire(e: unknown, requestId: string): { status: ErrorStatus; body: WireError; headers: Record<string, string> } {
   if (isBrokerError(e)) {

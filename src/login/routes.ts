@@ -8,7 +8,7 @@ import type { App } from '../config/schema'
 import { sha256Hex } from '../crypto/hash'
 import { discoverTarget } from '../discovery/target'
 import { authenticateApp } from '../http/app-auth'
-import { BrokerError, isBrokerError, unwrap } from '../http/errors'
+import { BrokerError, isBrokerError, logUnexpected, unwrap } from '../http/errors'
 import { errorPage } from '../http/pages'
 import { type AppEnv, type Ctx, originOf, runtimeOf } from '../http/types'
 import { limitBody, parseWith, readJson, singleQuery } from '../http/validate'
@@ -38,14 +38,7 @@ function backToApp(c: Ctx, returnTo: string, params: Record<string, string | und
 
 function errorParams(e: unknown, requestId: string): { error: string; error_description: string } {
   if (isBrokerError(e)) return { error: e.code, error_description: e.description }
-  console.error(
-    JSON.stringify({
-      level: 'error',
-      request_id: requestId,
-      error: (e as Error)?.name,
-      message: String((e as Error)?.message ?? e).slice(0, 300),
-    }),
-  )
+  logUnexpected(e, requestId)
   return { error: 'server_error', error_description: `Unexpected error (request id ${requestId}).` }
 }
 

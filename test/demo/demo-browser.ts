@@ -5,6 +5,7 @@ import { createExecutionContext, waitOnExecutionContext } from 'cloudflare:test'
 import { env } from 'cloudflare:workers'
 import worker from '../../src/index'
 import { APP } from '../constants'
+import { Browser } from '../browser'
 import { BROKER, issuer } from '../helpers'
 
 export const DEMO_CALLBACK = `${BROKER}/demo/callback`
@@ -30,35 +31,10 @@ export async function demoFetch(path: string, init?: RequestInit, e: Env = demoE
   return res
 }
 
-export class DemoBrowser {
-  private jar = new Map<string, Map<string, string>>()
-
-  cookies(host = new URL(BROKER).host): Map<string, string> {
-    return this.jar.get(host) ?? new Map()
-  }
-
-  setCookie(name: string, value: string, host = new URL(BROKER).host) {
-    const jar = this.jar.get(host) ?? new Map<string, string>()
-    jar.set(name, value)
-    this.jar.set(host, jar)
-  }
-
-  async get(url: string, headers: Record<string, string> = {}, method = 'GET'): Promise<Response> {
-    const u = new URL(url, BROKER)
-    const cookie = [...this.cookies(u.host)].map(([k, v]) => `${k}=${v}`).join('; ')
-    const init: RequestInit = { method, redirect: 'manual', headers: { ...headers, ...(cookie ? { cookie } : {}) } }
-    const res = u.origin === BROKER ? await demoFetch(u.href, init) : await fetch(u.href, init)
-    for (const line of res.headers.getSetCookie()) {
-      const [pair = '', ...attrs] = line.split(';')
-      const eq = pair.indexOf('=')
-      const name = pair.slice(0, eq).trim()
-      const value = pair.slice(eq + 1).trim()
-      const jar = this.jar.get(u.host) ?? new Map<string, string>()
-      if (attrs.some((a) => /^\s*max-age=0\s*$/i.test(a)) || value === '') jar.delete(name)
-      else jar.set(name, value)
-      this.jar.set(u.host, jar)
-    }
-    return res
+/** The suite's browser, pointed at the demo-enabled Worker, plus the demo tests' helpers. */
+export class DemoBrowser extends Browser {
+  constructor() {
+    super((req) => demoFetch(req.url, req))
   }
 
   post(path: string, headers: Record<string, string> = {}): Promise<Response> {
@@ -66,7 +42,7 @@ export class DemoBrowser {
   }
 
   /** Follows redirects from `url` until a response that is not one; returns it and where it was. */
-  async follow(url: string, max = 20): Promise<{ res: Response; url: string; hops: string[] }> {
+  async walk(url: string, max = 20): Promise<{ res: Response; url: string; hops: string[] }> {
     let next = new URL(url, BROKER).href
     const hops: string[] = []
     for (let i = 0; i < max; i++) {
@@ -83,7 +59,7 @@ export class DemoBrowser {
 
 /** The whole demo login: the form's GET /demo/login, the provider, back to `/` with a session. */
 export async function demoLogin(browser = new DemoBrowser()): Promise<{ browser: DemoBrowser; hops: string[] }> {
-  const { res, url, hops } = await browser.follow(`/demo/login?provider=local&issuer=&homeserver=`)
+  const { res, url, hops } = await browser.walk(`/demo/login?provider=local&issuer=&homeserver=`)
   if (url !== `${BROKER}/`) throw new Error(`the demo login stopped at ${url} with ${res.status}: ${(await res.text()).slice(0, 300)}`)
   await res.body?.cancel()
   return { browser, hops }

@@ -216,7 +216,7 @@ describe('GET /demo/callback', () => {
 
   it('a provider the broker refuses comes back as the broker’s error', async () => {
     const browser = new DemoBrowser()
-    const { res } = await browser.follow('/demo/login?provider=issuer&issuer=ftp%3A%2F%2Fnope&homeserver=')
+    const { res } = await browser.walk('/demo/login?provider=issuer&issuer=ftp%3A%2F%2Fnope&homeserver=')
     await expectPage(res, 400, 'invalid_request')
   })
 })
