@@ -68,7 +68,7 @@ function headlineRows(doc: Any): string[][] {
         'CPU per token fetch beyond the dev stack (minus a plain constant response)',
         ms(T.net_cpu_ms_per_request.broker),
         `floor: ${ms(T.net_cpu_ms_per_request.floor)}`,
-        `${x_(T.net_cpu_ratio.median)} (runs: ${rng(T.net_cpu_ratio.range)})`,
+        `+${ms(T.net_cpu_ms_per_request.broker - T.net_cpu_ms_per_request.floor)} per request over the floor (as a ratio ${x_(T.net_cpu_ratio.median)}, but runs range ${rng(T.net_cpu_ratio.range)}: differences of small noisy figures)`,
         '—',
       ])
     }
