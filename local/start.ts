@@ -75,6 +75,9 @@ console.log(`
   Demo app                    id: ${demo.id}   secret: ${demo.secret}
                               return URL: ${apps[0]!.return_urls[0]}
 
+  Open in a browser:          ${broker}/   (the demo: log in, refresh, events, logout)
+                              ${broker}/docs   (the API, interactive)
+
   Try:
     curl '${broker}/v1/discovery?issuer=${provider.issuer}'
     curl -X POST ${broker}/v1/registrations -H 'authorization: Basic ${basic}' \\
