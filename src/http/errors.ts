@@ -66,10 +66,6 @@ export class BrokerError extends Error {
   }
 }
 
-export const fail = (code: ErrorCode, description: string, headers?: Record<string, string>): never => {
-  throw new BrokerError(code, description, headers)
-}
-
 export function isBrokerError(e: unknown): e is BrokerError {
   return e instanceof BrokerError
 }

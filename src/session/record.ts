@@ -4,7 +4,7 @@ import type { AuthMethod } from '../registration/client-metadata'
 
 export const SCHEMA_VERSION = 1
 
-export type SessionState = 'pending' | 'failed' | 'active' | 'reauth_required' | 'ended'
+export type SessionState = 'pending' | 'failed' | 'active' | 'reauth_required'
 
 export interface SealedTokens {
   access_token: string
