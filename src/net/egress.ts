@@ -1,6 +1,7 @@
 // Every request the broker sends to a provider or homeserver goes through `guardedFetch`:
 // URL policy (SSRF), one deadline for connect + headers + body, a response size cap, and no
 // redirects to another origin. oauth4webapi calls it through its `customFetch` option.
+import { readAtMost } from './bytes'
 import { refuseReason } from './url-policy'
 
 export type EgressFailure = 'forbidden_url' | 'timeout' | 'too_large' | 'redirect' | 'network'
@@ -73,35 +74,19 @@ async function readCapped(res: Response, policy: EgressPolicy, deadline: AbortSi
     throw tooLarge()
   }
   if (!res.body) return new Uint8Array()
-  const reader = res.body.getReader()
   const timedOut = new Promise<never>((_, reject) => {
     const onAbort = () => reject(new EgressError('timeout', `${origin} did not finish its response within ${policy.timeoutMs} ms`))
     if (deadline.aborted) onAbort()
     else deadline.addEventListener('abort', onAbort, { once: true })
   })
   timedOut.catch(() => {})
-  const chunks: Uint8Array[] = []
-  let size = 0
+  let out: Uint8Array | 'too_large'
   try {
-    for (;;) {
-      const read = reader.read()
-      read.catch(() => {}) // if the deadline wins the race, this read fails later: not an unhandled rejection
-      const { done, value } = await Promise.race([read, timedOut])
-      if (done) break
-      size += value.byteLength
-      if (size > max) throw tooLarge()
-      chunks.push(value)
-    }
+    out = await readAtMost(res.body, max, (read) => Promise.race([read, timedOut]))
   } catch (e) {
-    await reader.cancel().catch(() => {})
     if (e instanceof EgressError) throw e
     throw new EgressError('network', `${origin} broke off its response`)
   }
-  const out = new Uint8Array(size)
-  let at = 0
-  for (const c of chunks) {
-    out.set(c, at)
-    at += c.byteLength
-  }
+  if (out === 'too_large') throw tooLarge()
   return out
 }

@@ -3,6 +3,7 @@
 // no-store + `Pragma: no-cache` (MSC4108: no intermediate cache may touch the ETags) and open to
 // CORS from any origin (MSC4108 "CORS"), exposing the headers clients need.
 import type { Ctx } from '../http/types'
+import { readAtMost } from '../net/bytes'
 
 export const CORS_HEADERS: Record<string, string> = {
   'Access-Control-Allow-Origin': '*',
@@ -73,26 +74,7 @@ export async function readCapped(req: Request, max: number): Promise<Uint8Array 
   const declared = Number(req.headers.get('content-length') ?? NaN)
   if (Number.isFinite(declared) && declared > max) return 'too_large'
   if (!req.body) return new Uint8Array()
-  const reader = req.body.getReader()
-  const chunks: Uint8Array[] = []
-  let total = 0
-  for (;;) {
-    const { done, value } = await reader.read()
-    if (done) break
-    total += value.byteLength
-    if (total > max) {
-      await reader.cancel().catch(() => {})
-      return 'too_large'
-    }
-    chunks.push(value)
-  }
-  const out = new Uint8Array(total)
-  let at = 0
-  for (const ch of chunks) {
-    out.set(ch, at)
-    at += ch.byteLength
-  }
-  return out
+  return readAtMost(req.body, max)
 }
 
 export const utf8Length = (s: string) => new TextEncoder().encode(s).byteLength

@@ -4,19 +4,14 @@ import { runInDurableObject } from 'cloudflare:test'
 import { env } from 'cloudflare:workers'
 import { inject } from 'vitest'
 import { APP } from '../constants'
+import type * as z from 'zod'
+import type { DeviceStart as DeviceStartSchema } from '../../src/device/openapi'
 import { basic, postJson } from '../helpers'
 
 export const CODE_FORM = /^[0-9a-f]{64}\.[A-Za-z0-9_-]{43}$/
 
-export interface DeviceStart {
-  device_code: string
-  user_code: string
-  verification_uri: string
-  verification_uri_complete?: string
-  expires_in: number
-  interval: number
-  device_id?: string
-}
+/** The answer of POST /v1/device, from the schema the route is documented with. */
+export type DeviceStart = z.infer<typeof DeviceStartSchema>
 
 export const startDevice = (body: unknown, app: { id: string; secret: string } = APP) =>
   postJson('/v1/device', body, { authorization: basic(app) })
